@@ -1,0 +1,3 @@
+from nitrogen_cli.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""One thin module per subcommand. Each defines `register(app)`; cli.py finds them all."""

@@ -1,0 +1,352 @@
+"""Every nitrogen HDF5 file kind: writing, reading, validation and provenance.
+
+This is the only module that knows dataset and attribute names. A reader checks the
+kind, the format version and the required datasets, and turns anything wrong into a
+one-line FormatError, so that no stage ever shows a KeyError traceback for a bad file.
+The layouts are documented in man/nitrogen-formats.5.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shlex
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from nitrogen_cli import __version__
+from nitrogen_cli.actions import BUTTONS, N_BUTTONS, Actions
+from nitrogen_cli.batch import NitrogenError, atomic_path
+
+
+class FormatError(NitrogenError):
+    """A file that is not what it should be: foreign, damaged, wrong kind or version."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a file of one kind must hold for a reader to trust it."""
+
+    name: str
+    version: int
+    datasets: tuple[str, ...] = ()  # required datasets (paths from the root)
+    groups: tuple[str, ...] = ()  # required groups
+    attrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group -> attrs
+    about: str = ""
+
+
+ACTION_DATASETS = (
+    "actions/buttons",
+    "actions/j_left",
+    "actions/j_right",
+    "actions/frame_index",
+)
+OVERLAY_ATTRS = ("found",)
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "overlay",
+            1,
+            groups=("overlay",),
+            attrs={
+                "overlay": (
+                    "found",
+                    "video",
+                    "fps",
+                    "frame_count",
+                    "width",
+                    "height",
+                )
+            },
+            about="where the input overlay sits in a video, and which template it is",
+        ),
+        Kind(
+            "actions",
+            1,
+            datasets=(*ACTION_DATASETS, "actions/confidence"),
+            groups=("overlay",),
+            about="per-frame gamepad actions read off the overlay",
+        ),
+        Kind(
+            "truth",
+            1,
+            datasets=ACTION_DATASETS,
+            groups=("overlay",),
+            attrs={"overlay": ("found",)},
+            about="a corpus video's true per-frame actions and render parameters",
+        ),
+        Kind(
+            "filtered",
+            1,
+            datasets=(*ACTION_DATASETS, "segments"),
+            about="the segments of a video kept for training, and why",
+        ),
+        Kind(
+            "dataset",
+            1,
+            datasets=(*ACTION_DATASETS, "frames", "segment_id"),
+            about="training-ready frames, masked and resized, with their actions",
+        ),
+    )
+}
+
+
+def register_kind(kind: Kind) -> None:
+    """Later stages (rollout, eval) add their kinds here, still owned by this module."""
+    KINDS[kind.name] = kind
+
+
+# -- provenance -----------------------------------------------------------------------
+def content_hash(path: str | Path) -> str:
+    """sha256 of the whole file: lets a later stage notice a changed or swapped input."""
+    with open(path, "rb") as fh:
+        return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def describe_input(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    return {"path": str(p.resolve()), "size": p.stat().st_size, "hash": content_hash(p)}
+
+
+def command_line() -> str:
+    argv = [Path(sys.argv[0]).name if sys.argv else "nitrogen", *sys.argv[1:]]
+    return shlex.join(argv)
+
+
+@contextlib.contextmanager
+def create(
+    path: str | Path,
+    kind: str,
+    inputs: Sequence[str | Path] = (),
+    input_records: Sequence[Mapping[str, Any]] | None = None,
+    command: str | None = None,
+) -> Iterator[h5py.File]:
+    """Open a new file of `kind` for writing under a temporary name.
+
+    The file appears under `path` only when the block finishes: a killed writer leaves
+    nothing under the final name. Root attributes (kind, version, provenance) are set here.
+    """
+    spec = _spec(kind)
+    records = list(input_records or []) + [describe_input(p) for p in inputs]
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            f.attrs["nitrogen_kind"] = spec.name
+            f.attrs["nitrogen_format_version"] = spec.version
+            f.attrs["nitrogen_tool_version"] = __version__
+            f.attrs["nitrogen_command"] = command if command is not None else command_line()
+            f.attrs["nitrogen_inputs"] = json.dumps(records)
+            yield f
+        # Re-open to prove the file is whole before it takes the final name.
+        check(tmp, kind, label=str(path))
+
+
+def _spec(kind: str) -> Kind:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise FormatError(f"unknown file kind {kind!r}") from None
+
+
+# -- reading and validation -------------------------------------------------------------
+def _open_h5(path: str | Path) -> h5py.File:
+    p = Path(path)
+    if not p.exists():
+        raise FormatError("no such file")
+    if p.is_dir():
+        raise FormatError("is a directory, not a nitrogen file")
+    if p.stat().st_size == 0:
+        raise FormatError("empty file (0 bytes)")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text:
+            raise FormatError("truncated HDF5 file (was its writer killed?)") from None
+        if "signature" in text or "not an hdf5" in text.lower():
+            raise FormatError("not an HDF5 file") from None
+        raise FormatError(f"unreadable HDF5 file ({' '.join(text.split())})") from None
+
+
+def peek_kind(path: str | Path) -> str | None:
+    """The file's kind, or None for anything that is not a readable nitrogen file."""
+    try:
+        with _open_h5(path) as f:
+            kind = f.attrs.get("nitrogen_kind")
+            return _text(kind) if kind is not None else None
+    except FormatError:
+        return None
+
+
+def is_complete(path: str | Path, kind: str) -> bool:
+    """True when `path` is a whole, valid file of `kind`: safe to reuse on a rerun."""
+    try:
+        check(path, kind)
+    except FormatError:
+        return False
+    return True
+
+
+def check(path: str | Path, kind: str | Iterable[str] | None = None, label: str | None = None) -> str:
+    """Validate `path`; return its kind. Raises FormatError with a one-line reason."""
+    with open_file(path, kind, label=label) as f:
+        return _text(f.attrs["nitrogen_kind"])
+
+
+def open_file(
+    path: str | Path, kind: str | Iterable[str] | None = None, label: str | None = None
+) -> h5py.File:
+    """Open a nitrogen file read-only after checking kind, version and required content."""
+    f = _open_h5(path)
+    try:
+        _validate(f, kind)
+    except FormatError:
+        f.close()
+        raise
+    except Exception as exc:  # a damaged file can fail in odd places; say so on one line
+        f.close()
+        raise FormatError(f"damaged file ({type(exc).__name__}: {exc})") from None
+    return f
+
+
+def _validate(f: h5py.File, kind: str | Iterable[str] | None) -> None:
+    raw = f.attrs.get("nitrogen_kind")
+    if raw is None:
+        raise FormatError("not a nitrogen file (no nitrogen_kind attribute)")
+    found = _text(raw)
+    wanted = [kind] if isinstance(kind, str) else list(kind) if kind is not None else None
+    if wanted is not None and found not in wanted:
+        raise FormatError(f"is a {found} file, expected {' or '.join(wanted)}")
+    spec = KINDS.get(found)
+    if spec is None:
+        raise FormatError(f"unknown file kind {found!r} (newer nitrogen?)")
+    version = int(f.attrs.get("nitrogen_format_version", -1))
+    if version > spec.version:
+        raise FormatError(
+            f"{found} format version {version} is newer than this nitrogen reads "
+            f"({spec.version}); upgrade nitrogen"
+        )
+    if version < 1:
+        raise FormatError(f"bad format version {version}")
+    for group in spec.groups:
+        if not isinstance(f.get(group), h5py.Group):
+            raise FormatError(f"missing group /{group}")
+    for name in spec.datasets:
+        if not isinstance(f.get(name), h5py.Dataset):
+            raise FormatError(f"missing dataset /{name}")
+    for group, names in spec.attrs.items():
+        for a in names:
+            if a not in f[group].attrs:
+                raise FormatError(f"missing attribute {a!r} on /{group}")
+    if "actions/buttons" in spec.datasets:
+        _check_actions(f)
+    if found == "dataset" and len(f["frames"]) != len(f["actions/buttons"]):
+        raise FormatError(
+            f"{len(f['frames'])} frames but {len(f['actions/buttons'])} actions"
+        )
+
+
+def _check_actions(f: h5py.File) -> None:
+    b = f["actions/buttons"]
+    if b.ndim != 2 or b.shape[1] != N_BUTTONS:
+        raise FormatError(f"/actions/buttons must be (N, {N_BUTTONS}), got {b.shape}")
+    names = [_text(n) for n in b.attrs.get("names", [])]
+    if names and tuple(names) != BUTTONS:
+        raise FormatError("/actions/buttons names are not the 17 contract buttons in order")
+    n = b.shape[0]
+    for name in ("j_left", "j_right"):
+        d = f[f"actions/{name}"]
+        if d.shape != (n, 2):
+            raise FormatError(f"/actions/{name} must be ({n}, 2), got {d.shape}")
+    if f["actions/frame_index"].shape != (n,):
+        raise FormatError(f"/actions/frame_index must be ({n},)")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def attrs_dict(node: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+    """Attributes as plain Python values (str, int, float, bool, lists)."""
+    out: dict[str, Any] = {}
+    for key, value in node.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, np.ndarray):
+            value = [v.decode() if isinstance(v, bytes) else v for v in value.tolist()]
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def provenance(f: h5py.File) -> dict[str, Any]:
+    a = f.attrs
+    return {
+        "kind": _text(a["nitrogen_kind"]),
+        "format_version": int(a["nitrogen_format_version"]),
+        "tool_version": _text(a.get("nitrogen_tool_version", "?")),
+        "command": _text(a.get("nitrogen_command", "")),
+        "inputs": json.loads(_text(a.get("nitrogen_inputs", "[]"))),
+    }
+
+
+# -- the action group, shared by every kind that carries actions ------------------------
+def write_actions(
+    f: h5py.File | h5py.Group,
+    actions: Actions,
+    frame_index: np.ndarray | None = None,
+    chunked: bool = False,
+) -> h5py.Group:
+    """Write /actions in the contract layout; frame_index defaults to 0..N-1."""
+    n = len(actions)
+    if frame_index is None:
+        frame_index = np.arange(n, dtype=np.int64)
+    frame_index = np.asarray(frame_index, dtype=np.int64)
+    if frame_index.shape != (n,):
+        raise ValueError(f"frame_index must be ({n},), got {frame_index.shape}")
+    g = f.require_group("actions")
+    opts: dict[str, Any] = {"chunks": True, "maxshape": (None,)} if chunked else {}
+    b = g.create_dataset(
+        "buttons",
+        data=actions.buttons,
+        dtype=bool,
+        **({"chunks": True, "maxshape": (None, N_BUTTONS)} if chunked else {}),
+    )
+    b.attrs["names"] = np.array(BUTTONS, dtype=h5py.string_dtype())
+    two = {"chunks": True, "maxshape": (None, 2)} if chunked else {}
+    g.create_dataset("j_left", data=actions.j_left, dtype=np.float32, **two)
+    g.create_dataset("j_right", data=actions.j_right, dtype=np.float32, **two)
+    g.create_dataset("frame_index", data=frame_index, **opts)
+    return g
+
+
+def read_actions(f: h5py.File | h5py.Group) -> tuple[Actions, np.ndarray]:
+    """(actions, frame_index) from a file that carries /actions."""
+    g = f["actions"]
+    acts = Actions(g["buttons"][()], g["j_left"][()], g["j_right"][()])
+    return acts, g["frame_index"][()].astype(np.int64)
+
+
+def read_actions_file(path: str | Path, kinds: Iterable[str] | None = None) -> tuple[Actions, np.ndarray]:
+    with open_file(path, kinds) as f:
+        if "actions" not in f:
+            raise FormatError("carries no actions")
+        return read_actions(f)
+
+
+def write_json_attr(node: h5py.Group | h5py.Dataset, name: str, value: Any) -> None:
+    node.attrs[name] = json.dumps(value)
+
+
+def read_json_attr(node: h5py.Group | h5py.Dataset, name: str, default: Any = None) -> Any:
+    raw = node.attrs.get(name)
+    return default if raw is None else json.loads(_text(raw))
