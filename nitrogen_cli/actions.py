@@ -134,9 +134,7 @@ class Actions:
     # -- flat float vector, for models -------------------------------------------------
     def to_flat(self) -> np.ndarray:
         """(N, 21) float32: 17 buttons as 0/1, then left x, y and right x, y."""
-        return np.concatenate(
-            [self.buttons.astype(np.float32), self.j_left, self.j_right], axis=1
-        )
+        return np.concatenate([self.buttons.astype(np.float32), self.j_left, self.j_right], axis=1)
 
     @classmethod
     def from_flat(cls, flat: np.ndarray) -> Actions:
@@ -230,7 +228,7 @@ class State:
     def from_actions(cls, actions: Actions, i: int) -> State:
         """Row i of `actions`; triggers, stored as bools, are drawn full."""
         row = actions.buttons[i]
-        pressed = frozenset(n for n, p in zip(BUTTONS, row) if p and n not in TRIGGERS)
+        pressed = frozenset(n for n, p in zip(BUTTONS, row, strict=True) if p and n not in TRIGGERS)
         trig = tuple(1.0 if row[BUTTON_INDEX[t]] else 0.0 for t in TRIGGERS)
         return cls(
             pressed,

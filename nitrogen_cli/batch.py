@@ -45,9 +45,7 @@ Verbose = Annotated[
     int,
     typer.Option("--verbose", "-v", count=True, help="Say more; -v shows tracebacks."),
 ]
-Force = Annotated[
-    bool, typer.Option("--force", "-f", help="Rewrite outputs that already exist.")
-]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Rewrite outputs that already exist.")]
 OutputDir = Annotated[
     Path | None,
     typer.Option(

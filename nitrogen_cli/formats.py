@@ -94,6 +94,8 @@ KINDS: dict[str, Kind] = {
             "dataset",
             1,
             datasets=(*ACTION_DATASETS, "frames", "segment_id"),
+            groups=("meta",),
+            attrs={"meta": ("fps",)},
             about="training-ready frames, masked and resized, with their actions",
         ),
     )
@@ -195,7 +197,9 @@ def is_complete(path: str | Path, kind: str) -> bool:
     return True
 
 
-def check(path: str | Path, kind: str | Iterable[str] | None = None, label: str | None = None) -> str:
+def check(
+    path: str | Path, kind: str | Iterable[str] | None = None, label: str | None = None
+) -> str:
     """Validate `path`; return its kind. Raises FormatError with a one-line reason."""
     with open_file(path, kind, label=label) as f:
         return _text(f.attrs["nitrogen_kind"])
@@ -249,9 +253,7 @@ def _validate(f: h5py.File, kind: str | Iterable[str] | None) -> None:
     if "actions/buttons" in spec.datasets:
         _check_actions(f)
     if found == "dataset" and len(f["frames"]) != len(f["actions/buttons"]):
-        raise FormatError(
-            f"{len(f['frames'])} frames but {len(f['actions/buttons'])} actions"
-        )
+        raise FormatError(f"{len(f['frames'])} frames but {len(f['actions/buttons'])} actions")
 
 
 def _check_actions(f: h5py.File) -> None:
@@ -336,7 +338,9 @@ def read_actions(f: h5py.File | h5py.Group) -> tuple[Actions, np.ndarray]:
     return acts, g["frame_index"][()].astype(np.int64)
 
 
-def read_actions_file(path: str | Path, kinds: Iterable[str] | None = None) -> tuple[Actions, np.ndarray]:
+def read_actions_file(
+    path: str | Path, kinds: Iterable[str] | None = None
+) -> tuple[Actions, np.ndarray]:
     with open_file(path, kinds) as f:
         if "actions" not in f:
             raise FormatError("carries no actions")
@@ -350,3 +354,25 @@ def write_json_attr(node: h5py.Group | h5py.Dataset, name: str, value: Any) -> N
 def read_json_attr(node: h5py.Group | h5py.Dataset, name: str, default: Any = None) -> Any:
     raw = node.attrs.get(name)
     return default if raw is None else json.loads(_text(raw))
+
+
+# -- /meta: small facts about a file's content (fps, game, sizes) ----------------------
+def write_meta(f: h5py.File, **values: Any) -> h5py.Group:
+    """Attributes on /meta; lists and dicts are stored as JSON strings."""
+    g = f.require_group("meta")
+    for key, value in values.items():
+        if value is None:
+            continue
+        g.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
+    return g
+
+
+def read_meta(f: h5py.File) -> dict[str, Any]:
+    if "meta" not in f:
+        return {}
+    out = attrs_dict(f["meta"])
+    for key, value in out.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                out[key] = json.loads(value)
+    return out
