@@ -376,3 +376,80 @@ def read_meta(f: h5py.File) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 out[key] = json.loads(value)
     return out
+
+
+# -- /overlay: where the overlay is in the source video, carried by every later file -----
+def write_overlay(
+    f: h5py.File,
+    info: Mapping[str, Any],
+    atlas_png: bytes | None = None,
+    per_frame: Mapping[str, np.ndarray] | None = None,
+) -> h5py.Group:
+    """The /overlay group: attributes from `info`, the template's atlas, per-frame arrays.
+
+    `info` holds at least `found`; a video-derived file also carries `video` (its
+    absolute path), `fps`, `frame_count`, `width` and `height`, and, when found,
+    `template`, `layout`, `bbox` [x, y, w, h] and `transform` (2x3). Lists are stored as
+    arrays; `layout_json` as a string.
+    """
+    g = f.require_group("overlay")
+    for key, value in info.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple, np.ndarray)):
+            arr = np.asarray(value)
+            if arr.dtype.kind in "US":
+                g.attrs[key] = np.array([str(v) for v in arr], dtype=h5py.string_dtype())
+            else:
+                g.attrs[key] = arr
+        elif isinstance(value, Path):
+            g.attrs[key] = str(value)
+        else:
+            g.attrs[key] = value
+    if atlas_png is not None:
+        g.create_dataset("atlas_png", data=np.frombuffer(atlas_png, dtype=np.uint8))
+    for key, arr in (per_frame or {}).items():
+        g.create_dataset(key, data=np.asarray(arr))
+    return g
+
+
+def read_overlay(f: h5py.File) -> dict[str, Any]:
+    """The /overlay attributes as plain values (bbox/transform as lists)."""
+    if "overlay" not in f:
+        raise FormatError("missing group /overlay")
+    return attrs_dict(f["overlay"])
+
+
+def read_atlas_png(f: h5py.File) -> bytes | None:
+    d = f.get("overlay/atlas_png")
+    return None if d is None else d[()].tobytes()
+
+
+def copy_overlay(src: h5py.File, dst: h5py.File) -> None:
+    """Carry /overlay (attributes, atlas, per-frame arrays) from one file to the next."""
+    src.copy(src["overlay"], dst, name="overlay")
+
+
+def video_path(f: h5py.File, file_path: str | Path) -> Path:
+    """The source video: the recorded path, or a file of that name beside this one."""
+    recorded = f["overlay"].attrs.get("video") if "overlay" in f else None
+    if recorded is None:
+        raise FormatError("names no source video (/overlay attribute 'video')")
+    p = Path(_text(recorded))
+    if p.exists():
+        return p
+    beside = Path(file_path).resolve().parent / p.name
+    if beside.exists():
+        return beside
+    raise FormatError(f"its video {p} has gone missing")
+
+
+def verify_input(f: h5py.File, path: str | Path) -> None:
+    """Raise when `path` differs from the input this file recorded (size or hash)."""
+    p = Path(path).resolve()
+    for rec in provenance(f)["inputs"]:
+        if Path(rec["path"]).name != p.name:
+            continue
+        if p.stat().st_size != rec.get("size") or content_hash(p) != rec.get("hash"):
+            raise FormatError(f"its video {p} has changed since it was read (hash mismatch)")
+        return
