@@ -77,6 +77,26 @@ class ActionError(ValueError):
     """An action value that does not fit the contract."""
 
 
+def flat_to_ng25(flat: np.ndarray, old_layout: bool = False) -> np.ndarray:
+    """(..., 21) flat floats -> (..., 25) in the released model's [0, 1] units, unthresholded."""
+    flat = np.asarray(flat, dtype=np.float32)
+    slots = np.zeros((*flat.shape[:-1], len(NG_BUTTON_SLOTS)), np.float32)
+    slots[..., _NG_SLOT_OF_BUTTON] = flat[..., :N_BUTTONS]
+    sticks = (flat[..., N_BUTTONS:] + 1) / 2
+    return np.concatenate([sticks, slots] if old_layout else [slots, sticks], axis=-1)
+
+
+def ng25_to_flat(vec: np.ndarray, old_layout: bool = False) -> np.ndarray:
+    """(..., 25) released-model floats -> (..., 21) flat floats, unthresholded, unclipped."""
+    vec = np.asarray(vec, dtype=np.float32)
+    n_slots = len(NG_BUTTON_SLOTS)
+    if old_layout:
+        sticks, slots = vec[..., :4], vec[..., 4:]
+    else:
+        slots, sticks = vec[..., :n_slots], vec[..., n_slots:]
+    return np.concatenate([slots[..., _NG_SLOT_OF_BUTTON], sticks * 2 - 1], axis=-1)
+
+
 @dataclass
 class Actions:
     """A sequence of N gamepad states in the contract layout."""
