@@ -8,7 +8,10 @@ with the action drawn on the frame itself. The released NitroGen checkpoint is r
 to use 18 actions with a shift of 3; pass `shift=3` to match it.
 
 Frames are read one at a time from HDF5 and never all held in memory. Each process
-opens its own handles, so the reader is safe under DataLoader workers.
+opens its own handles, so the reader is safe under DataLoader workers. A file whose
+frame count differs from its action count (or from its segment ids) is refused on
+open. A frame costs one HDF5 chunk read and its decompression, nothing else: segment
+bounds are precomputed, dataset handles and read buffers are kept.
 """
 
 from __future__ import annotations
@@ -44,6 +47,19 @@ class _File:
     segment: np.ndarray  # (N,) int64 segment ids
     fps: float
     src_index: np.ndarray  # (M,) sample k -> stored frame index (identity unless resampled)
+    run_start: np.ndarray | None = None  # (M,) first sample of sample k's segment run
+    run_end: np.ndarray | None = None  # (M,) one past its last sample
+
+    def bounds(self) -> None:
+        """Where each sample's segment starts and ends, in samples: chunks stop there."""
+        seg = self.segment[self.src_index]
+        m = len(seg)
+        cut = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+        starts = np.concatenate([[0], cut]).astype(np.int64)
+        ends = np.concatenate([cut, [m]]).astype(np.int64)
+        lengths = ends - starts
+        self.run_start = np.repeat(starts, lengths)
+        self.run_end = np.repeat(ends, lengths)
 
 
 class ChunkDataset(torch.utils.data.Dataset):
@@ -85,11 +101,13 @@ class ChunkDataset(torch.utils.data.Dataset):
                 f"datasets differ in frame rate: {listed}; pass --fps to resample"
             )
         self.fps = float(fps) if fps is not None else next(iter(rates))
-        if fps is not None:
-            for fl in self.files:
+        for fl in self.files:
+            if fps is not None:
                 fl.src_index = _resample_index(len(fl.flat), fl.fps, self.fps)
+            fl.bounds()
         self._offsets = np.cumsum([0] + [len(fl.src_index) for fl in self.files])
         self._handles: dict[str, h5py.File] = {}
+        self._frames: dict[str, tuple[h5py.Dataset, Any, Any]] = {}
         self._pid = os.getpid()
         self.info = DatasetInfo(
             self.fps,
@@ -110,33 +128,46 @@ class ChunkDataset(torch.utils.data.Dataset):
         return k, index - int(self._offsets[k])
 
     def chunk_indices(self, k: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Stored action rows for sample j of file k, and which of them are real."""
+        """Stored action rows for sample j of file k, and which of them are real.
+
+        Positions outside the sample's segment are padded with the segment's nearest
+        real action (its last one, past the end) and marked False.
+        """
         fl = self.files[k]
-        m = len(fl.src_index)
-        pos = j + self.shift + np.arange(self.chunk)
-        rows = fl.src_index[np.clip(pos, 0, m - 1)]
-        here = fl.segment[fl.src_index[j]]
-        valid = (pos >= 0) & (pos < m) & (fl.segment[rows] == here)
-        if not valid.any():
-            return rows, valid
-        # Pad with the segment's last real action, never with a neighbour's.
-        last = rows[np.flatnonzero(valid)[-1]]
-        first = rows[np.flatnonzero(valid)[0]]
-        before = np.arange(self.chunk) < np.flatnonzero(valid)[0]
-        rows = np.where(valid, rows, np.where(before, first, last))
+        lo, hi = int(fl.run_start[j]), int(fl.run_end[j])  # type: ignore[index]
+        pos = np.arange(j + self.shift, j + self.shift + self.chunk)
+        valid = (pos >= lo) & (pos < hi)
+        rows = fl.src_index[np.minimum(np.maximum(pos, lo), hi - 1)]
         return rows, valid
 
     def _handle(self, path: str) -> h5py.File:
         if os.getpid() != self._pid:  # a forked worker: never share the parent's handles
-            self._handles, self._pid = {}, os.getpid()
+            self._handles, self._frames, self._pid = {}, {}, os.getpid()
         h = self._handles.get(path)
         if h is None:
             h = self._handles[path] = h5py.File(path, "r")
+            formats.require_filters(h["frames"])  # loads hdf5plugin in a spawned worker
         return h
 
-    def frame(self, k: int, j: int) -> np.ndarray:
+    def _frames_of(self, path: str) -> tuple[h5py.Dataset, Any, Any]:
+        """The /frames dataset with a file space and a memory space kept for reuse."""
+        if os.getpid() != self._pid or path not in self._frames:
+            d = self._handle(path)["frames"]
+            self._frames[path] = (d, d.id.get_space(), h5py.h5s.create_simple((1, *d.shape[1:])))
+        return self._frames[path]
+
+    def raw_frame(self, k: int, j: int) -> np.ndarray:
+        """Sample j of file k as stored, (H, W, 3) uint8: one chunk read, no h5py slicing."""
         fl = self.files[k]
-        img = self._handle(fl.path)["frames"][int(fl.src_index[j])]
+        d, fspace, mspace = self._frames_of(fl.path)
+        shape = d.shape[1:]
+        img = np.empty((1, *shape), np.uint8)
+        fspace.select_hyperslab((int(fl.src_index[j]), 0, 0, 0), (1, *shape))
+        d.id.read(mspace, fspace, img)
+        return img[0]
+
+    def frame(self, k: int, j: int) -> np.ndarray:
+        img = self.raw_frame(k, j)
         if self.image_size is not None and img.shape[:2] != (self.image_size,) * 2:
             img = cv2.resize(img, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
         return img
@@ -146,8 +177,10 @@ class ChunkDataset(torch.utils.data.Dataset):
         rows, valid = self.chunk_indices(k, j)
         actions = self.files[k].flat[rows]
         img = self.frame(k, j)
+        chw = np.empty((3, *img.shape[:2]), np.uint8)
+        cv2.split(img, [chw[0], chw[1], chw[2]])  # HWC -> CHW, twice as fast as a transpose
         return {
-            "frame": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),
+            "frame": torch.from_numpy(chw),
             "actions": torch.from_numpy(np.ascontiguousarray(actions)),
             "mask": torch.from_numpy(valid),
             "index": int(index),
@@ -158,13 +191,14 @@ class ChunkDataset(torch.utils.data.Dataset):
         return Actions.from_flat(self.files[k].flat)
 
     def close(self) -> None:
+        self._frames = {}
         for h in self._handles.values():
             h.close()
         self._handles = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_handles"] = {}
+        state["_handles"], state["_frames"] = {}, {}
         return state
 
 

@@ -254,6 +254,10 @@ def _validate(f: h5py.File, kind: str | Iterable[str] | None) -> None:
         _check_actions(f)
     if found == "dataset" and len(f["frames"]) != len(f["actions/buttons"]):
         raise FormatError(f"{len(f['frames'])} frames but {len(f['actions/buttons'])} actions")
+    if found == "dataset":
+        if f["segment_id"].shape != (len(f["frames"]),):
+            raise FormatError(f"/segment_id must be ({len(f['frames'])},)")
+        require_filters(f["frames"])
 
 
 def _check_actions(f: h5py.File) -> None:
@@ -453,3 +457,186 @@ def verify_input(f: h5py.File, path: str | Path) -> None:
         if p.stat().st_size != rec.get("size") or content_hash(p) != rec.get("hash"):
             raise FormatError(f"its video {p} has changed since it was read (hash mismatch)")
         return
+
+
+# -- per-row extraction flags: confidence and validity (actions kind; truth has neither) --
+def read_confidence(f: h5py.File) -> np.ndarray | None:
+    """(N,) float32 per action row, or None (truth files: every row is certain).
+
+    A confidence stored per element, (N, k), is averaged over the row.
+    """
+    d = f.get("actions/confidence")
+    if d is None:
+        return None
+    conf = np.asarray(d[()], dtype=np.float32)
+    n = f["actions/buttons"].shape[0]
+    if conf.ndim > 1:
+        conf = conf.reshape(len(conf), -1).mean(axis=1)
+    if conf.shape != (n,):
+        raise FormatError(f"/actions/confidence must have {n} rows, got {d.shape}")
+    return conf
+
+
+def write_confidence(f: h5py.File, confidence: np.ndarray) -> h5py.Dataset:
+    return f["actions"].create_dataset("confidence", data=np.asarray(confidence, np.float32))
+
+
+def read_valid(f: h5py.File) -> np.ndarray | None:
+    """(N,) bool: rows whose frame could be read (/actions/valid), or None (all)."""
+    d = f.get("actions/valid")
+    if d is None:
+        return None
+    valid = np.asarray(d[()], dtype=bool).reshape(-1)
+    if valid.shape != (f["actions/buttons"].shape[0],):
+        raise FormatError(f"/actions/valid must have one entry per row, got {d.shape}")
+    return valid
+
+
+def read_overlay_visible(f: h5py.File) -> np.ndarray | None:
+    """Per-entry bool: is the overlay on screen (/overlay/visible, or a non-empty
+    /overlay/bbox_per_frame)? None when the file keeps no per-frame record."""
+    if "overlay/visible" in f:
+        return np.asarray(f["overlay/visible"][()], dtype=bool).reshape(-1)
+    boxes = read_bbox_per_frame(f)
+    if boxes is None:
+        return None
+    return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
+def read_bbox_per_frame(f: h5py.File) -> np.ndarray | None:
+    """(N, 4) float64 [x, y, w, h] per frame (w or h 0: not shown), or None."""
+    d = f.get("overlay/bbox_per_frame")
+    if d is None:
+        return None
+    boxes = np.asarray(d[()], dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise FormatError(f"/overlay/bbox_per_frame must be (N, 4), got {d.shape}")
+    return boxes
+
+
+# -- filtered: the kept segments, and a verdict for every chunk -------------------------
+# Why a chunk was kept or dropped; `nitrogen filter` tests the drop reasons in this order.
+CHUNK_REASONS: tuple[str, ...] = ("kept", "too-short", "no-overlay", "low-confidence", "idle")
+CHUNK_FIELDS: tuple[str, ...] = ("start", "end", "active", "confidence", "visible", "reason")
+
+
+def write_segments(f: h5py.File, segments: np.ndarray) -> h5py.Dataset:
+    """/segments (S, 2) int64: [start, end) video frames, in order, not overlapping."""
+    seg = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
+    d = f.create_dataset("segments", data=seg)
+    d.attrs["columns"] = np.array(["start", "end"], dtype=h5py.string_dtype())
+    return d
+
+
+def read_segments(f: h5py.File) -> np.ndarray:
+    d = f["segments"]
+    if d.ndim != 2 or d.shape[1] != 2:
+        raise FormatError(f"/segments must be (S, 2), got {d.shape}")
+    seg = d[()].astype(np.int64)
+    if len(seg) and (
+        (seg[:, 0] < 0).any() or (seg[:, 1] <= seg[:, 0]).any() or (seg[1:, 0] < seg[:-1, 1]).any()
+    ):
+        raise FormatError("/segments are not ordered, non-empty, non-overlapping [start, end)")
+    return seg
+
+
+def write_chunks(
+    f: h5py.File, chunks: Mapping[str, np.ndarray], params: Mapping[str, Any]
+) -> h5py.Group:
+    """/chunks: one row per chunk (start, end, active, confidence, visible, reason);
+    its attributes are the rules it was judged by."""
+    g = f.create_group("chunks")
+    for name in CHUNK_FIELDS:
+        values = np.asarray(chunks[name])
+        if name == "reason":
+            g.create_dataset(name, data=values.astype(object), dtype=h5py.string_dtype())
+        elif name in ("start", "end"):
+            g.create_dataset(name, data=values.astype(np.int64))
+        else:
+            g.create_dataset(name, data=values.astype(np.float32))
+    for key, value in params.items():
+        g.attrs[key] = value
+    return g
+
+
+def read_chunks(f: h5py.File) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(the per-chunk columns, the rules) of a filtered file."""
+    g = f.get("chunks")
+    if not isinstance(g, h5py.Group):
+        raise FormatError("missing group /chunks")
+    out: dict[str, np.ndarray] = {}
+    for name in CHUNK_FIELDS:
+        if name not in g:
+            raise FormatError(f"missing dataset /chunks/{name}")
+        d = g[name]
+        out[name] = d.asstr()[()] if name == "reason" else d[()]
+    return out, attrs_dict(g)
+
+
+# -- dataset: training frames ------------------------------------------------------------
+# Codecs for /frames. lzf is the default: of the codecs plain h5py reads without a
+# plugin, it decoded frames fastest (tools/bench/bench_dataset.py, man nitrogen-formats).
+# blosc-lz4 needs the hdf5plugin package to write and to read; without it, lzf is used.
+FRAME_CODECS: tuple[str, ...] = ("lzf", "gzip", "none", "blosc-lz4")
+DEFAULT_FRAME_CODEC = "lzf"
+
+
+def frame_codec(name: str) -> tuple[str, dict[str, Any]]:
+    """(the codec actually used, h5py create_dataset options) for a codec name.
+
+    `gzip` takes a level as `gzip-N` (plain `gzip` is level 1).
+    """
+    if name == "none":
+        return name, {}
+    if name == "lzf":
+        return name, {"compression": "lzf"}
+    if name == "gzip" or name.startswith("gzip-"):
+        level = int(name.partition("-")[2] or 1)
+        if not 0 <= level <= 9:
+            raise ValueError(f"gzip level must be 0-9, got {level}")
+        return f"gzip-{level}", {"compression": "gzip", "compression_opts": level}
+    if name == "blosc-lz4":
+        try:
+            import hdf5plugin
+        except ImportError:
+            return frame_codec(DEFAULT_FRAME_CODEC)
+        return name, dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=0))
+    raise ValueError(f"unknown frame codec {name!r}; known: {', '.join(FRAME_CODECS)}")
+
+
+def create_frames(
+    f: h5py.File, n: int, height: int, width: int, codec: str = DEFAULT_FRAME_CODEC
+) -> h5py.Dataset:
+    """/frames (n, height, width, 3) uint8, one HDF5 chunk per frame (a sample reads one)."""
+    used, options = frame_codec(codec)
+    d = f.create_dataset(
+        "frames",
+        shape=(n, height, width, 3),
+        dtype=np.uint8,
+        chunks=(1, height, width, 3) if n else None,
+        **(options if n else {}),
+    )
+    d.attrs["codec"] = used
+    return d
+
+
+def write_segment_ids(f: h5py.File, ids: np.ndarray) -> h5py.Dataset:
+    """/segment_id (N,) int64: which /segments row each frame comes from."""
+    return f.create_dataset("segment_id", data=np.asarray(ids, dtype=np.int64))
+
+
+def require_filters(d: h5py.Dataset) -> None:
+    """Raise a one-line FormatError when `d` needs an HDF5 filter that is not loaded."""
+    plist = d.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        code, _, _, label = plist.get_filter(i)
+        if h5py.h5z.filter_avail(code):
+            continue
+        with contextlib.suppress(ImportError):
+            import hdf5plugin  # noqa: F401  (registers its filters on import)
+        if not h5py.h5z.filter_avail(code):
+            name = label.decode(errors="replace") if isinstance(label, bytes) else str(label)
+            raise FormatError(
+                f"/{d.name.lstrip('/')} is compressed with HDF5 filter {code} ({name}), "
+                "which needs the hdf5plugin package (pip install hdf5plugin)"
+            )
