@@ -13,7 +13,7 @@ through in batches: one masking slice for the whole batch, one HDF5 write.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from nitrogen_cli import formats, video
 from nitrogen_cli.batch import NitrogenError
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, end-exclusive
+BATCH_BYTES = 64 << 20  # full-size frames held at once: a 1080p batch stays at 64 MiB
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class MaskConfig:
     size: int = 256  # frames are resized to size x size (the paper's SigLIP input)
     margin: int = 4  # video pixels blacked on every side of the overlay box
     codec: str = formats.DEFAULT_FRAME_CODEC
-    batch: int = 32  # frames per masking/resizing/writing step
+    batch: int = 32  # frames per masking/resizing/writing step (fewer if they are large)
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -98,6 +99,36 @@ def segment_rows(frame_index: np.ndarray, segments: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(segments), dtype=np.int64), lengths)
 
 
+def decode_segments(
+    path: str | Path, segments: np.ndarray, height: int, width: int, batch: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first video frame, (B, H, W, 3) RGB batch) over the segments, each decoded once.
+
+    Each segment starts with a seek to its first frame; what lies between segments is
+    never decoded. The batch buffer is reused: consume it before the next one.
+    """
+    buf = np.empty((batch, height, width, 3), np.uint8)
+    for start, stop in segments:
+        b, expected = 0, int(start)
+        for index, frame in video.stream_frames(path, start=int(start), stop=int(stop)):
+            if index != expected:
+                raise NitrogenError(f"its video {path} gave frame {index} where {expected} was due")
+            if frame.shape != (height, width, 3):
+                raise NitrogenError(f"frame {index} of {path} is {frame.shape[1]}x{frame.shape[0]}")
+            buf[b] = frame
+            b, expected = b + 1, expected + 1
+            if b == batch:
+                yield expected - b, buf
+                b = 0
+        if b:
+            yield expected - b, buf[:b]
+        if expected != stop:
+            raise NitrogenError(
+                f"its video {path} ended at frame {expected}, but a kept segment runs to "
+                f"frame {int(stop) - 1}"
+            )
+
+
 def mask_file(
     src: str | Path,
     dst: str | Path,
@@ -113,28 +144,26 @@ def mask_file(
         seg_of_row = segment_rows(frame_index, segments)
         overlay = formats.read_overlay(f)
         meta = formats.read_meta(f)
-        per_frame = formats.read_bbox_per_frame(f)
+        moving = formats.read_bbox_per_frame(f)
         path = formats.video_path(f, src)
         formats.verify_input(f, path)
-        records = [
-            r for r in formats.provenance(f)["inputs"] if Path(r.get("path", "")).name == path.name
-        ]
+        inputs = formats.provenance(f)["inputs"]
+        records = [r for r in inputs if Path(r.get("path", "")).name == path.name]
     info = video.probe(path)
-    width, height = int(overlay.get("width") or info.width), int(overlay.get("height") or 0)
-    height = height or info.height
+    width = int(overlay.get("width") or info.width)
+    height = int(overlay.get("height") or info.height)
     if (info.width, info.height) != (width, height):
         raise NitrogenError(
             f"its video {path} is {info.width}x{info.height}, but the overlay was found "
             f"in a {width}x{height} video"
         )
     box = mask_box(overlay.get("bbox"), cfg.margin, width, height)
-    if per_frame is not None and len(per_frame) < int(frame_index.max(initial=-1)) + 1:
-        per_frame = None  # not one entry per video frame: the fixed box is all we know
+    if moving is not None and len(moving) < int(frame_index.max(initial=-1)) + 1:
+        moving = None  # not one entry per video frame: the fixed box is all we know
 
     n, s = len(actions), cfg.size
-    with formats.create(
-        dst, "dataset", inputs=[src], input_records=records or [formats.describe_input(path)]
-    ) as out:
+    records = records or [formats.describe_input(path)]
+    with formats.create(dst, "dataset", inputs=[src], input_records=records) as out:
         frames = formats.create_frames(out, n, s, s, cfg.codec)
         codec = str(frames.attrs["codec"])
         formats.write_actions(out, actions, frame_index)
@@ -155,60 +184,20 @@ def mask_file(
             size=s,
             codec=codec,
         )
+        batch = max(1, min(cfg.batch, BATCH_BYTES // (height * width * 3)))
+        small = np.empty((batch, s, s, 3), np.uint8)
         written = 0
-        buf = np.empty((cfg.batch, height, width, 3), np.uint8)
-        small = np.empty((cfg.batch, s, s, 3), np.uint8)
-        for start, stop in segments:
-            b = 0
-            expected = int(start)
-            for index, frame in video.stream_frames(path, start=int(start), stop=int(stop)):
-                if index != expected:
-                    raise NitrogenError(
-                        f"its video {path} gave frame {index} where frame {expected} was due"
+        for first, chunk in decode_segments(path, segments, height, width, batch):
+            black_out(chunk, box)
+            if moving is not None:  # an overlay that moves: black its box too, where shown
+                for i in range(len(chunk)):
+                    black_out(
+                        chunk[i : i + 1], mask_box(moving[first + i], cfg.margin, width, height)
                     )
-                if frame.shape != (height, width, 3):
-                    raise NitrogenError(
-                        f"frame {index} of {path} is {frame.shape[1]}x{frame.shape[0]}"
-                    )
-                buf[b] = frame
-                b, expected = b + 1, expected + 1
-                if b == cfg.batch:
-                    written = _flush(
-                        buf[:b], expected - b, box, per_frame, cfg, small, frames, written
-                    )
-                    if advance:
-                        advance(b)
-                    b = 0
-            if b:
-                written = _flush(buf[:b], expected - b, box, per_frame, cfg, small, frames, written)
-                if advance:
-                    advance(b)
-            if expected != stop:
-                raise NitrogenError(
-                    f"its video {path} ended at frame {expected}, but a kept segment "
-                    f"runs to frame {int(stop) - 1}"
-                )
+            frames[written : written + len(chunk)] = resize_batch(chunk, s, small)
+            written += len(chunk)
+            if advance:
+                advance(len(chunk))
         if written != n:
             raise NitrogenError(f"wrote {written} frames for {n} actions")
     return MaskResult(n, len(segments), box, codec)
-
-
-def _flush(
-    batch: np.ndarray,
-    first: int,
-    box: Box | None,
-    per_frame: np.ndarray | None,
-    cfg: MaskConfig,
-    small: np.ndarray,
-    frames: object,
-    written: int,
-) -> int:
-    """Mask, resize and write one batch of consecutive video frames starting at `first`."""
-    black_out(batch, box)
-    if per_frame is not None:  # an overlay that moves: black its box too, where it shows
-        h, w = batch.shape[1:3]
-        for i in range(len(batch)):
-            black_out(batch[i : i + 1], mask_box(per_frame[first + i], cfg.margin, w, h))
-    resized = resize_batch(batch, cfg.size, small)
-    frames[written : written + len(batch)] = resized  # type: ignore[index]
-    return written + len(batch)

@@ -140,3 +140,16 @@ def _dataset(f: h5py.File) -> list[Row]:
     seg = f["segment_id"][()]
     rows.append(("segments", str(len(np.unique(seg)))))
     return rows
+
+
+@summary("filtered")
+def _filtered(f: h5py.File) -> list[Row]:
+    meta = formats.read_meta(f)
+    rows = [(f"meta.{k}", fmt(v)) for k, v in meta.items()]
+    segments = formats.read_segments(f)
+    rows.append(("segments", str(len(segments))))
+    chunks, rules = formats.read_chunks(f)
+    rows += [(f"rule.{k}", fmt(v)) for k, v in rules.items()]
+    reasons = chunks["reason"].tolist()
+    rows += [(f"chunks.{r}", str(reasons.count(r))) for r in formats.CHUNK_REASONS]
+    return rows

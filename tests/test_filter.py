@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nitrogen_cli import filtering, formats
+from nitrogen_cli import filtering, formats, summarize
 from nitrogen_cli.actions import BUTTON_INDEX, Actions
 from nitrogen_cli.cli import app
 
@@ -77,6 +77,12 @@ def test_an_idle_chunk_is_dropped_and_an_active_one_kept(tmp_path: Path) -> None
     summary = filtering.read_summary(dst)
     assert summary.frames_in == 128 and summary.frames_kept == 39
     assert summary.dropped == {"too-short": 1, "no-overlay": 1, "low-confidence": 1, "idle": 2}
+    shown = dict(summarize.describe(dst))  # what `nitrogen show` prints
+    assert (
+        shown["segments"] == "3"
+        and shown["chunks.idle"] == "2"
+        and shown["rule.dead_zone"] == "0.1"
+    )
 
 
 def test_rows_are_placed_by_frame_index_not_by_position() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,14 +17,16 @@ from typer.testing import CliRunner
 from nitrogen_cli import filtering, formats, masking, video
 from nitrogen_cli.actions import Actions
 from nitrogen_cli.cli import app
+from tests.helpers import REPO
 
 W, H, FPS, N = 160, 120, 10.0, 80
 BOX = (108, 78, 40, 30)  # x, y, w, h of the drawn "overlay"
+MOVED = (10, 70, 36, 30)  # where it sits from frame 60 on, in the moving-overlay test
 BITS = 8  # the frame number, drawn as 8 bars across the top of the frame
 SIZE = 64
 
 
-def barcode_frame(n: int) -> np.ndarray:
+def barcode_frame(n: int, box: tuple[int, int, int, int] = BOX) -> np.ndarray:
     """A frame that carries its own number: bars on top, a smooth picture below, an overlay."""
     img = np.zeros((H, W, 3), np.uint8)
     for b in range(BITS):
@@ -31,7 +36,7 @@ def barcode_frame(n: int) -> np.ndarray:
     img[48:, :, 0] = ramp_x
     img[48:, :, 1] = ramp_y
     img[48:, :, 2] = (ramp_x + ramp_y) / 2
-    x, y, w, h = BOX
+    x, y, w, h = box
     img[y : y + h, x : x + w] = (255, 0, 255)  # the overlay: never to be seen again
     img[y + 5 : y + 15, x + 5 + n % 20 : x + 15 + n % 20] = (0, 255, 0)
     return img
@@ -58,20 +63,23 @@ def decode(buttons: np.ndarray) -> np.ndarray:
 
 
 def make_clip(
-    folder: Path, name: str = "clip", kind: str = "truth", gop: int = 7, idle=(20, 40)
+    folder: Path, name: str = "clip", kind: str = "truth", gop: int = 7, moves: bool = False
 ) -> tuple[Path, Path]:
-    """A barcoded H.264 clip and its truth (or actions) file; frames idle[0]..idle[1]-1 idle.
+    """A barcoded H.264 clip and its truth (or actions) file; frames 20-39 are idle.
 
-    The actions kind has a confidence and leaves frame 55 unread (valid False).
+    The actions kind has a confidence and leaves frame 55 unread (valid False). With
+    `moves`, the overlay jumps to MOVED at frame 60 (said by a truth file's per-frame boxes).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    mp4 = video.write_video(
-        folder / f"{name}.mp4", [barcode_frame(i) for i in range(N)], FPS, gop=gop
-    )
+    boxes = np.tile(np.array(BOX, np.float64), (N, 1))
+    if moves:
+        boxes[60:] = MOVED
+    drawn = [barcode_frame(i, tuple(int(v) for v in boxes[i])) for i in range(N)]
+    mp4 = video.write_video(folder / f"{name}.mp4", drawn, FPS, gop=gop)
     frames = np.arange(N)
     acts = Actions.zeros(N)
     acts.buttons[:] = encode(frames)
-    acts.buttons[idle[0] : idle[1]] = False
+    acts.buttons[20:40] = False
     path = folder / f"{name}.{kind}.h5"
     info = {
         "found": True,
@@ -90,14 +98,13 @@ def make_clip(
             f["actions"].create_dataset("valid", data=frames != 55)
             formats.write_overlay(f, info)
         else:
-            boxes = np.tile(np.array(BOX, np.float64), (N, 1))
             formats.write_overlay(f, info, per_frame={"bbox_per_frame": boxes})
             formats.write_meta(f, fps=FPS, game="test/Barcode-v0")
     return mp4, path
 
 
-def masked(folder: Path, kind: str = "truth", size: int = SIZE, gop: int = 7) -> Path:
-    _, src = make_clip(folder, kind=kind, gop=gop)
+def masked(folder: Path, kind: str = "truth", size: int = SIZE, moves: bool = False) -> Path:
+    _, src = make_clip(folder, kind=kind, moves=moves)
     filtered = folder / "clip.filtered.h5"
     filtering.filter_file(
         src, filtered, filtering.FilterConfig(chunk_seconds=2, min_tail_seconds=1)
@@ -105,6 +112,15 @@ def masked(folder: Path, kind: str = "truth", size: int = SIZE, gop: int = 7) ->
     dst = folder / "clip.dataset.h5"
     masking.mask_file(filtered, dst, masking.MaskConfig(size=size))
     return dst
+
+
+def inside(box: tuple[int, int, int, int], margin: int = 0) -> tuple[slice, slice]:
+    """Output pixels whose source area lies wholly inside the box grown by `margin`."""
+    x, y, w, h = box
+    sx, sy = SIZE / W, SIZE / H
+    rows = slice(int(np.ceil((y - margin) * sy)), int((y + h + margin) * sy))
+    cols = slice(int(np.ceil((x - margin) * sx)), int((x + w + margin) * sx))
+    return rows, cols
 
 
 def read_dataset(path: Path) -> tuple[np.ndarray, Actions, np.ndarray, np.ndarray]:
@@ -140,10 +156,7 @@ def test_the_box_is_black_and_the_rest_is_the_frame(tmp_path: Path) -> None:
     source = {i: fr for i, fr in video.stream_frames(tmp_path / "clip.mp4")}
     sx, sy = SIZE / W, SIZE / H
     # Output pixels whose source area lies wholly inside the box are exactly black ...
-    inner = np.s_[
-        int(np.ceil((y - margin) * sy)) : int((y + h + margin) * sy),
-        int(np.ceil((x - margin) * sx)) : int((x + w + margin) * sx),
-    ]
+    inner = inside(BOX, margin)
     # ... and those that do not touch it are the plain INTER_AREA resize of the frame.
     outside = np.ones((SIZE, SIZE), bool)
     outside[
@@ -158,6 +171,17 @@ def test_the_box_is_black_and_the_rest_is_the_frame(tmp_path: Path) -> None:
         # The overlay's magenta is nowhere: not a pixel of it leaks through the resize.
         magenta = (frames[k][..., 0] > 150) & (frames[k][..., 1] < 60) & (frames[k][..., 2] > 150)
         assert not magenta.any()
+
+
+def test_an_overlay_that_moves_is_blacked_where_it_is(tmp_path: Path) -> None:
+    frames, _, frame_index, _ = read_dataset(masked(tmp_path, moves=True))
+    inner = inside(MOVED)
+    moved = frame_index >= 60
+    assert moved.any() and (~moved).any()
+    assert (frames[moved][:, inner[0], inner[1]] == 0).all()  # blacked where it went
+    assert (frames[~moved][:, inner[0], inner[1]] > 20).all()  # the picture, before it moved
+    fixed = inside(BOX)
+    assert (frames[:, fixed[0], fixed[1]] == 0).all()  # the detected box stays black
 
 
 def test_truth_and_extraction_give_the_same_layout(tmp_path: Path) -> None:
@@ -206,6 +230,25 @@ def test_cli_reads_stdin_resumes_and_says_why_in_one_line(tmp_path: Path) -> Non
     assert res.exit_code == 0 and out.stat().st_mtime_ns != before
     with formats.open_file(out, "dataset") as f:
         assert f["frames"].shape[1:] == (16, 16, 3)
+
+
+def test_filter_then_mask_in_a_shell_pipe(tmp_path: Path) -> None:
+    make_clip(tmp_path)
+    nitrogen = f"{shlex.quote(sys.executable)} -m nitrogen_cli"
+    line = f"ls *.truth.h5 | {nitrogen} filter -c 2 --report | {nitrogen} mask -s 32"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "clip.dataset.h5\n"  # the report went to stderr, not down the pipe
+    assert any(row.startswith("clip\t") for row in proc.stderr.splitlines())
+    assert read_dataset(tmp_path / "clip.dataset.h5")[0].shape == (60, 32, 32, 3)
 
 
 def test_a_missing_or_changed_video_is_one_line(tmp_path: Path) -> None:
