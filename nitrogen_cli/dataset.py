@@ -107,7 +107,7 @@ class ChunkDataset(torch.utils.data.Dataset):
             fl.bounds()
         self._offsets = np.cumsum([0] + [len(fl.src_index) for fl in self.files])
         self._handles: dict[str, h5py.File] = {}
-        self._frames: dict[str, tuple[h5py.Dataset, Any, Any]] = {}
+        self._frames: dict[str, tuple[h5py.Dataset, Any]] = {}
         self._pid = os.getpid()
         self.info = DatasetInfo(
             self.fps,
@@ -149,19 +149,20 @@ class ChunkDataset(torch.utils.data.Dataset):
             formats.require_filters(h["frames"])  # loads hdf5plugin in a spawned worker
         return h
 
-    def _frames_of(self, path: str) -> tuple[h5py.Dataset, Any, Any]:
-        """The /frames dataset with a file space and a memory space kept for reuse."""
+    def _frames_of(self, path: str) -> tuple[h5py.Dataset, Any]:
+        """The /frames dataset, with a memory space for one frame kept for reuse."""
         if os.getpid() != self._pid or path not in self._frames:
             d = self._handle(path)["frames"]
-            self._frames[path] = (d, d.id.get_space(), h5py.h5s.create_simple((1, *d.shape[1:])))
+            self._frames[path] = (d, h5py.h5s.create_simple((1, *d.shape[1:])))
         return self._frames[path]
 
     def raw_frame(self, k: int, j: int) -> np.ndarray:
         """Sample j of file k as stored, (H, W, 3) uint8: one chunk read, no h5py slicing."""
         fl = self.files[k]
-        d, fspace, mspace = self._frames_of(fl.path)
+        d, mspace = self._frames_of(fl.path)
         shape = d.shape[1:]
         img = np.empty((1, *shape), np.uint8)
+        fspace = d.id.get_space()  # per call: a shared selection would race between threads
         fspace.select_hyperslab((int(fl.src_index[j]), 0, 0, 0), (1, *shape))
         d.id.read(mspace, fspace, img)
         return img[0]
