@@ -173,13 +173,13 @@ def judge(
     length = max(1, round(cfg.chunk_seconds * fps))
     starts = np.arange(0, total, length, dtype=np.int64)
     ends = np.minimum(starts + length, total)
-    sizes = (ends - starts).astype(np.float32)
+    sizes = (ends - starts).astype(np.float64)  # float64: 7 of 10 frames is exactly 0.7
     if total:
-        active = np.add.reduceat(act.astype(np.float32), starts) / sizes
-        confm = np.add.reduceat(cf, starts) / sizes
-        visf = np.add.reduceat(vis.astype(np.float32), starts) / sizes
+        active = np.add.reduceat(act.astype(np.float64), starts) / sizes
+        confm = np.add.reduceat(cf.astype(np.float64), starts) / sizes
+        visf = np.add.reduceat(vis.astype(np.float64), starts) / sizes
     else:
-        active = confm = visf = np.zeros(0, np.float32)
+        active = confm = visf = np.zeros(0, np.float64)
     min_tail = round(cfg.min_tail_seconds * fps)
     reason = np.full(len(starts), KEPT, dtype=object)
     # Tested in reverse order of precedence, so that the first rule that applies wins.

@@ -108,6 +108,18 @@ def test_a_trailing_partial_chunk_is_judged_on_its_own() -> None:
     assert r.chunks.reason.tolist() == ["idle", "too-short"] and r.segments.size == 0
 
 
+def test_a_chunk_exactly_at_the_threshold_is_kept() -> None:
+    acts = Actions.zeros(30)
+    acts.buttons[[0, 2, 3, 5, 6, 8, 9], SOUTH] = True  # 7 of 10 frames
+    acts.buttons[10:15, SOUTH] = True  # 5 of 10
+    acts.buttons[20:26, SOUTH] = True  # 6 of 10
+    cfg = filtering.FilterConfig(chunk_seconds=1, min_active=0.7)
+    r = filtering.judge(acts, np.arange(30), FPS, config=cfg)
+    assert r.chunks.reason.tolist() == ["kept", "idle", "idle"]
+    half = filtering.FilterConfig(chunk_seconds=1)
+    assert filtering.judge(acts, np.arange(30), FPS, config=half).chunks.reason[1] == "kept"
+
+
 def test_touching_kept_chunks_become_one_segment() -> None:
     acts = Actions.zeros(60)
     acts.j_left[:] = (0.0, 0.5)
