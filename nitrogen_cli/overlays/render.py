@@ -193,8 +193,10 @@ def place(prem: np.ndarray, pos: tuple[float, float], sx: float, sy: float, filt
         return Patch.make(int(pos[0]), int(pos[1]), prem.copy())
     y0, wy = _weights(h, pos[1], sy, filter)
     x0, wx = _weights(w, pos[0], sx, filter)
-    tmp = np.tensordot(wy, prem, axes=([1], [0]))  # (K, w, 4)
-    out = np.tensordot(tmp, wx, axes=([1], [1])).transpose(0, 2, 1)  # (K, L, 4)
+    k, n = len(wy), len(wx)
+    tmp = (wy @ prem.reshape(h, w * 4)).reshape(k, w, 4)  # rows first
+    cols = tmp.transpose(1, 0, 2).reshape(w, k * 4)
+    out = (wx @ cols).reshape(n, k, 4).transpose(1, 0, 2)  # then columns: (K, L, 4)
     return Patch.make(x0, y0, np.clip(out, 0, 1))
 
 
@@ -266,6 +268,12 @@ def dpad_direction(state: State) -> int:
 
 
 # -- the renderer -----------------------------------------------------------------------
+def _is_static(el: Element) -> bool:
+    """Drawn the same in every state (a trigger that always fills full counts as changing,
+    which is harmless)."""
+    return not el.responds_to() and not (el.type == TRIGGER and el.fills)
+
+
 class _Slot:
     """One element of the layout at the renderer's scale: its looks and how a state
     picks among them."""
@@ -273,7 +281,6 @@ class _Slot:
     def __init__(self, el: Element, looks: list[Patch], sx: float, sy: float) -> None:
         self.el = el
         self.looks = looks
-        self.static = not el.responds_to() and not (el.type == TRIGGER and el.fills)
         # Every output pixel any state can draw this element into (x0, y0, x1, y1).
         boxes = [p.box for p in looks if p.rgba.size]
         if not boxes:
@@ -365,6 +372,19 @@ class _Slot:
         blend(canvas, look, weight, origin)
 
 
+def resolve_filter(size: tuple[int, int], scale: float, filter: str = "auto") -> str:
+    """The resampling "auto" stands for: area below 1, nearest for pixel art, else linear."""
+    if filter not in FILTERS:
+        raise ValueError(f"filter must be one of {', '.join(FILTERS)}, got {filter!r}")
+    if filter != "auto":
+        return filter
+    if scale < 1:
+        return "area"
+    if scale > 1 and max(size) <= PIXEL_ART_MAX:
+        return "nearest"
+    return "linear"
+
+
 class Renderer:
     """Draws states of one template at one output scale from precomputed patches.
 
@@ -377,16 +397,8 @@ class Renderer:
     def __init__(self, template: Template, scale: float = 1.0, filter: str = "auto") -> None:
         if not scale > 0 or not math.isfinite(scale):
             raise ValueError(f"scale must be a positive number, got {scale!r}")
-        if filter not in FILTERS:
-            raise ValueError(f"filter must be one of {', '.join(FILTERS)}, got {filter!r}")
         W, H = template.size
-        if filter == "auto":
-            if scale < 1:
-                filter = "area"
-            elif scale > 1 and max(W, H) <= PIXEL_ART_MAX:
-                filter = "nearest"
-            else:
-                filter = "linear"
+        filter = resolve_filter(template.size, scale, filter)
         self.template = template
         self.scale = float(scale)
         self.filter = filter
@@ -417,8 +429,28 @@ class Renderer:
         def look(el: Element, prem: np.ndarray) -> Patch:
             return place(prem, el.pos, self.sx, self.sy, resample)
 
+        # Static elements below every changing one are drawn once, into the background,
+        # at template scale; the canvas is then resized once.
+        elements = tpl.elements
+        first = next((i for i, el in enumerate(elements) if not _is_static(el)), len(elements))
+        W, H = tpl.size
+        bg = np.zeros((H, W, 4), np.float32)
+        for i, el in enumerate(elements[:first]):
+            prem = cut(el.mapping)
+            x, y = el.pos
+            if i == 0 and float(x).is_integer() and float(y).is_integer():
+                dst = bg[max(int(y), 0) :, max(int(x), 0) :]  # onto nothing: a copy
+                src = prem[max(-int(y), 0) :, max(-int(x), 0) :]
+                h, w = min(dst.shape[0], src.shape[0]), min(dst.shape[1], src.shape[1])
+                dst[:h, :w] = src[:h, :w]
+            else:
+                blend(bg, place(prem, el.pos, 1.0, 1.0, "linear"))
+        if (self.width, self.height) != (W, H):
+            interp = cv2.INTER_AREA if self.filter == "area" else cv2.INTER_LINEAR
+            bg = cv2.resize(bg, (self.width, self.height), interpolation=interp)
+
         slots: list[_Slot] = []
-        for el in tpl.elements:
+        for el in elements[first:]:
             if el.type == GAMEPAD_ID:  # the base mapping itself is never drawn
                 player = cut(el.cell(GUIDE_PLAYER1_CELL))
                 held = cut(el.cell(GUIDE_PRESSED_CELL))
@@ -433,23 +465,8 @@ class Renderer:
             else:
                 looks = [look(el, cut(el.mapping))]
             slots.append(_Slot(el, looks, self.sx, self.sy))
-        # Static elements below every changing one are drawn once, into the background.
-        first = next((i for i, s in enumerate(slots) if not s.static), len(slots))
-        W, H = tpl.size
-        exact = self.sx == 1 and self.sy == 1
-        if not first or exact:
-            bg = np.zeros((self.height, self.width, 4), np.float32)
-            for slot in slots[:first]:
-                blend(bg, slot.looks[0])
-        else:  # composite at template scale, then resize the whole canvas once
-            bg = np.zeros((H, W, 4), np.float32)
-            for slot in slots[:first]:
-                el = slot.el
-                blend(bg, place(cut(el.mapping), el.pos, 1.0, 1.0, "linear"))
-            interp = cv2.INTER_AREA if self.filter == "area" else cv2.INTER_LINEAR
-            bg = cv2.resize(bg, (self.width, self.height), interpolation=interp)
         self.background = np.ascontiguousarray(bg, dtype=np.float32)
-        self.slots = slots[first:]
+        self.slots = slots
         # Everything released, drawn once: a state redraws only what it changes.
         self.rest = self._compose(State(), (0, 0, self.width, self.height))
 

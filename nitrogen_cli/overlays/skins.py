@@ -958,7 +958,7 @@ VARIANTS: dict[str, dict[str, Style]] = {
             press="darken",
         ),
         "us": Style(
-            ("#cfcdd6", "#aeadb8"),
+            ("#b9b5cc", "#8e89a8"),
             outline="#4d4b58",
             well="#5d5b6a",
             button="#3f3c4f",

@@ -19,7 +19,7 @@ import numpy as np
 from nitrogen_cli.actions import ELEMENTS, STICKS, State
 from nitrogen_cli.overlays.image import PNG_SIGNATURE, decode_png, encode_png
 from nitrogen_cli.overlays.layout import STICK, Element, Layout, LayoutError, parse_layout
-from nitrogen_cli.overlays.render import Renderer, press_state
+from nitrogen_cli.overlays.render import Renderer, press_state, resolve_filter
 
 # A press "shows" when some pixel of the drawing moves by at least this much (of 255) in
 # a premultiplied channel: an invisible re-encoding of a look does not count.
@@ -140,10 +140,10 @@ class Template:
     # -- drawing --------------------------------------------------------------------------
     def renderer(self, scale: float = 1.0, filter: str = "auto") -> Renderer:
         """A Renderer at this scale, kept for reuse (the last few are cached)."""
-        key = (float(scale), filter)
+        key = (float(scale), resolve_filter(self.size, scale, filter))
         r = self._renderers.get(key)
         if r is None:
-            r = Renderer(self, scale, filter)
+            r = Renderer(self, scale, key[1])
             self._renderers[key] = r
             while len(self._renderers) > _RENDERER_CACHE:
                 self._renderers.popitem(last=False)
