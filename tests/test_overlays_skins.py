@@ -51,12 +51,13 @@ def test_there_are_enough_skins_in_enough_families() -> None:
 
 
 def test_generation_is_deterministic() -> None:
-    for t in TEMPLATES:
+    for i, t in enumerate(TEMPLATES):
         family, variant = t.id.removeprefix("builtin/").split("-")
         again = skins._atlas(family, skins.VARIANTS[family][variant])
         assert np.array_equal(again, t.atlas), t.id
-        assert encode_png(again) == t.atlas_png
         assert skins._layout.__wrapped__(family)[0] == t.layout_json
+        if i % 7 == 0:  # and the stored bytes (PNG encoding is the slow part)
+            assert encode_png(again) == t.atlas_png
 
 
 def test_colour_variants_share_the_layout_and_differ_in_the_atlas() -> None:

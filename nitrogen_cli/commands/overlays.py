@@ -56,10 +56,11 @@ def list_templates(
         from rich.table import Table
 
         table = Table(box=None, header_style="bold")
-        for col in ("id", "layout", "size", "shows"):
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
+        for col in ("id", "layout", "size"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("shows")
+        for row in rows:  # a space after each comma lets long lists wrap between names
+            table.add_row(*row[:3], row[3].replace(",", ", "))
         Console().print(table)
     else:
         for row in rows:

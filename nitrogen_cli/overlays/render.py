@@ -138,26 +138,35 @@ def _clip(
 
 
 # -- resampling one element's patch -----------------------------------------------------
-def _weights(n: int, origin: float, scale: float, filter: str) -> tuple[int, np.ndarray]:
-    """(first output index, (K, n) weights) that resample n source pixels standing at
-    template coordinate `origin` onto output pixels, as cv2.resize would.
+def _resample(src: np.ndarray, origin: float, scale: float, filter: str) -> tuple[int, np.ndarray]:
+    """Resample axis 0 of `src`, whose pixels stand at template coordinates origin,
+    origin + 1, ..., onto output pixels; returns (first output index, resampled array).
+
+    "area": output pixel k averages the template span [k/s, (k+1)/s), computed from a
+    prefix sum (exact, and no matrix product: small BLAS calls crawl on a busy machine).
+    "linear": bilinear between source pixel centres. Outside `src` is transparent (0).
     """
-    j = np.arange(n, dtype=np.float64)
-    if filter == "area":  # output pixel k averages template span [k/s, (k+1)/s)
-        a, b = (origin + j) * scale, (origin + j + 1) * scale
-        k0, k1 = math.floor(a[0]), math.ceil(b[-1])
-        k = np.arange(k0, k1, dtype=np.float64)[:, None]
-        w = np.clip(np.minimum(b, k + 1) - np.maximum(a, k), 0, None)
-    else:  # bilinear between source pixel centres; outside the patch is transparent
-        k0 = math.floor((origin - 0.5) * scale - 0.5)
-        k1 = math.ceil((origin + n + 0.5) * scale + 0.5)
-        k = np.arange(k0, k1, dtype=np.float64)[:, None]
-        t = (k + 0.5) / scale - origin - 0.5
-        w = np.clip(1 - np.abs(t - j), 0, None)
-    rows = np.flatnonzero(w.sum(axis=1) > 1e-9)
-    if len(rows) == 0:
-        return k0, np.zeros((0, n), np.float32)
-    return k0 + int(rows[0]), w[rows[0] : rows[-1] + 1].astype(np.float32)
+    n = src.shape[0]
+    if filter == "area":
+        k0, k1 = math.floor(origin * scale), math.ceil((origin + n) * scale)
+        t = np.clip(np.arange(k0, k1 + 1, dtype=np.float64) / scale - origin, 0, n)
+        i = np.minimum(t.astype(np.int64), n - 1)
+        frac = (t - i).reshape(-1, *([1] * (src.ndim - 1)))
+        csum = np.concatenate([np.zeros_like(src[:1], np.float64), np.cumsum(src, 0, np.float64)])
+        c = csum[i] + frac * src[i]  # the integral of src from 0 to t
+        return k0, ((c[1:] - c[:-1]) * scale).astype(np.float32)
+    k0 = math.floor((origin - 0.5) * scale - 0.5)
+    k1 = math.ceil((origin + n + 0.5) * scale + 0.5)
+    t = (np.arange(k0, k1, dtype=np.float64) + 0.5) / scale - origin - 0.5
+    keep = np.flatnonzero((t > -1) & (t < n))
+    if len(keep) == 0:
+        return k0, np.zeros((0, *src.shape[1:]), np.float32)
+    t = t[keep[0] : keep[-1] + 1]
+    j0 = np.floor(t).astype(np.int64)
+    frac = (t - j0).astype(np.float32).reshape(-1, *([1] * (src.ndim - 1)))
+    padded = np.concatenate([np.zeros_like(src[:1]), src, np.zeros_like(src[:1])])
+    lo, hi = padded[j0 + 1], padded[np.minimum(j0 + 2, n + 1)]
+    return k0 + int(keep[0]), (lo * (1 - frac) + hi * frac).astype(np.float32)
 
 
 @dataclass
@@ -191,13 +200,9 @@ def place(prem: np.ndarray, pos: tuple[float, float], sx: float, sy: float, filt
     h, w = prem.shape[:2]
     if sx == 1 and sy == 1 and float(pos[0]).is_integer() and float(pos[1]).is_integer():
         return Patch.make(int(pos[0]), int(pos[1]), prem.copy())
-    y0, wy = _weights(h, pos[1], sy, filter)
-    x0, wx = _weights(w, pos[0], sx, filter)
-    k, n = len(wy), len(wx)
-    tmp = (wy @ prem.reshape(h, w * 4)).reshape(k, w, 4)  # rows first
-    cols = tmp.transpose(1, 0, 2).reshape(w, k * 4)
-    out = (wx @ cols).reshape(n, k, 4).transpose(1, 0, 2)  # then columns: (K, L, 4)
-    return Patch.make(x0, y0, np.clip(out, 0, 1))
+    y0, rows = _resample(prem, pos[1], sy, filter)  # rows first, then columns
+    x0, cols = _resample(rows.transpose(1, 0, 2), pos[0], sx, filter)
+    return Patch.make(x0, y0, np.clip(cols.transpose(1, 0, 2), 0, 1))
 
 
 def shift(patch: Patch, dx: float, dy: float) -> Patch:

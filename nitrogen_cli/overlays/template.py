@@ -176,7 +176,9 @@ class Template:
 
     @cached_property
     def _visibility(self) -> tuple[tuple[str, ...], dict[str, Box]]:
-        exact = self.renderer(1.0, "linear")
+        # Not kept in the renderer cache: a full-size renderer of a 2048 px preset holds
+        # ~100 MB, and listing templates needs only their boxes.
+        exact = self._renderers.get((1.0, "linear")) or Renderer(self, 1.0, "linear")
         shows: list[str] = []
         boxes: dict[str, Box] = {}
         for name in ELEMENTS:
