@@ -197,7 +197,6 @@ class Patch:
 
 def place(prem: np.ndarray, pos: tuple[float, float], sx: float, sy: float, filter: str) -> Patch:
     """Resample a template-pixel premultiplied patch drawn at `pos` into output pixels."""
-    h, w = prem.shape[:2]
     if sx == 1 and sy == 1 and float(pos[0]).is_integer() and float(pos[1]).is_integer():
         return Patch.make(int(pos[0]), int(pos[1]), prem.copy())
     y0, rows = _resample(prem, pos[1], sy, filter)  # rows first, then columns
