@@ -1,16 +1,19 @@
 """Draw a gamepad state the way input-overlay draws it, at any output scale, fast.
 
 A Renderer precomputes, once per (template, scale), every look of every element already
-resampled to output pixels and premultiplied, plus the static background (the elements
-below the first one that a state can change). Drawing a state is then a copy of the
-background and one premultiplied "over" per element, in z order:
+resampled to output pixels and premultiplied, the static background (the elements below
+the first one that a state can change) and the whole overlay with everything released.
+Drawing a state copies the released overlay and, for each element the state changes,
+redraws the pixels that element can reach from the background up: one premultiplied
+"over" per element, in z order,
 
     out = patch + out * (1 - patch_alpha)
 
 which is what the plugin's GPU blend (ONE, INV_SRC_ALPHA on premultiplied textures)
-computes. Sticks are shifted by a sub-pixel bilinear warp of their (small) patch;
-trigger fills weight the pressed patch by how much of each output row or column the
-filled part covers, which at scale 1 is exactly the plugin's crop.
+computes. The result is the same, bit for bit, as drawing every element. Sticks are
+shifted by a sub-pixel bilinear warp of their (small) patch; trigger fills weight the
+pressed patch by how much of each output row or column the filled part covers, which at
+scale 1 is exactly the plugin's crop.
 
 Resampling per element matches what cv2.resize does to the whole exact render: area
 averaging when shrinking, bilinear when enlarging, and point sampling ("nearest") for
@@ -100,6 +103,9 @@ def composite(
     Only canvas pixels under overlay pixels with alpha > 0 change. The overlay may hang
     over the canvas edges (it is clipped). Returns the canvas.
     """
+    _check_frame(canvas)
+    if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError(f"overlay must be (H, W, 4) uint8 RGBA, got {rgba.shape} {rgba.dtype}")
     box = _clip(canvas.shape, rgba.shape, x, y)
     if box is None or opacity <= 0:
         return canvas
@@ -111,6 +117,11 @@ def composite(
     )
     _blend_rgb(canvas[cy0:cy1, cx0:cx1], colour, a, src[..., 3] > 0)
     return canvas
+
+
+def _check_frame(canvas: np.ndarray) -> None:
+    if canvas.dtype != np.uint8 or canvas.ndim != 3 or canvas.shape[2] != 3:
+        raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {canvas.shape} {canvas.dtype}")
 
 
 def _blend_rgb(region: np.ndarray, colour: np.ndarray, alpha: np.ndarray, mask: np.ndarray) -> None:
@@ -538,8 +549,7 @@ class Renderer:
 
         Only frame pixels under overlay pixels with alpha > 0 change.
         """
-        if canvas.dtype != np.uint8 or canvas.ndim != 3 or canvas.shape[2] != 3:
-            raise ValueError(f"canvas must be (H, W, 3) uint8, got {canvas.shape} {canvas.dtype}")
+        _check_frame(canvas)
         box = _clip(canvas.shape, (self.height, self.width), x, y)
         if box is None or opacity <= 0:
             return canvas
