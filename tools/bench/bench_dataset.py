@@ -101,19 +101,26 @@ def make_clip(workdir: Path, name: str, frames: Iterator[np.ndarray], n: int) ->
     return filtered
 
 
-def read_rate(paths: list[Path], samples: int, image_size: int | None = None) -> float:
-    """Samples/s through ChunkDataset in random order, one process, warm page cache."""
+def read_rate(
+    paths: list[Path], samples: int, image_size: int | None = None, passes: int = 3
+) -> float:
+    """Samples/s through ChunkDataset in random order, one process, warm page cache.
+
+    The best of a few passes: on a shared machine the other passes measure neighbours.
+    """
     ds = ChunkDataset(paths, chunk=16, image_size=image_size)
     order = np.random.default_rng(0).permutation(len(ds))
     order = np.resize(order, samples)  # wraps around when asked for more than there are
     for i in order[:20]:  # open handles, fill caches
         ds[int(i)]
-    t0 = time.perf_counter()
-    for i in order:
-        ds[int(i)]
-    rate = len(order) / (time.perf_counter() - t0)
+    best = 0.0
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        for i in order:
+            ds[int(i)]
+        best = max(best, len(order) / (time.perf_counter() - t0))
     ds.close()
-    return rate
+    return best
 
 
 def training_rate(batch: int = 32, steps: int = 4) -> dict[str, Any]:
@@ -156,7 +163,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     torch.set_num_threads(2)
     n = 150 if quick else 450
-    samples = 600 if quick else 2000
+    samples = 300 if quick else 900
     codecs = ["none", "lzf", "gzip-1", "gzip-4"]
     try:
         import hdf5plugin  # noqa: F401
