@@ -64,7 +64,7 @@ class Part:
     cy: float
     w: int
     h: int
-    shape: str = "circle"  # circle, pill, rrect, arm_up/down/left/right, ps_*, cross
+    shape: str = "circle"  # circle, pill, rrect, trigger, bumper_l/r, arm_*, cross
     code: int = -1
     side: int = 0
     label: str = ""
@@ -134,8 +134,6 @@ def _shape(c: Canvas, shape: str, w: float, h: float, dx: float = 0, dy: float =
         return D.box(c, dx, dy, hw, hh, min(hw, hh))
     if shape == "rrect":
         return D.box(c, dx, dy, hw, hh, min(hw, hh) * 0.35)
-    if shape == "square":
-        return D.box(c, dx, dy, hw, hh, min(hw, hh) * 0.12)
     if shape in ("arm_up", "arm_down", "arm_left", "arm_right"):
         return D.box(c, dx, dy, hw, hh, min(hw, hh) * 0.25)
     if shape == "trigger":
@@ -158,9 +156,7 @@ def _shape(c: Canvas, shape: str, w: float, h: float, dx: float = 0, dy: float =
         )
     if shape == "cross":
         a = min(hw, hh) * 0.68
-        return D.union(
-            D.box(c, dx, dy, hw, a / 2 * 1.0, a * 0.18), D.box(c, dx, dy, a / 2, hh, a * 0.18)
-        )
+        return D.union(D.box(c, dx, dy, hw, a / 2, a * 0.18), D.box(c, dx, dy, a / 2, hh, a * 0.18))
     raise ValueError(f"unknown shape {shape!r}")
 
 
