@@ -22,6 +22,7 @@ from nitrogen_cli.overlays import (
     preset_folders,
     render,
 )
+from nitrogen_cli.overlays.template import SHOW_THRESHOLD
 from tests.test_overlays_skins import check_presses_stay_in_boxes
 
 
@@ -118,13 +119,9 @@ def test_stick_moves_by_its_radius_in_a_real_layout(presets: list[Template]) -> 
 
 @pytest.mark.slow
 def test_presses_stay_in_their_boxes(presets: list[Template]) -> None:
-    seen_layouts: set[str] = set()
-    for t in presets:
-        # colour variants share their geometry: check each layout once, at full size
-        if t.layout in seen_layouts:
-            continue
-        seen_layouts.add(t.layout)
-        check_presses_stay_in_boxes(t)
+    for t in presets:  # at full size; colour variants too (an atlas decides what shows)
+        # some real pressed looks are only a soft shade: the bar is what `shows` uses
+        check_presses_stay_in_boxes(t, level=SHOW_THRESHOLD - 1e-6)
 
 
 def test_templates_dir_may_be_one_preset_or_a_tree(shared_presets: Path, tmp_path: Path) -> None:

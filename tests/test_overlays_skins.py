@@ -16,9 +16,9 @@ TEMPLATES = builtin_templates()
 DEFLECTIONS = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (0.37, -0.61))
 
 
-def check_presses_stay_in_boxes(t: Template, min_changed: int = 1) -> None:
+def check_presses_stay_in_boxes(t: Template, min_changed: int = 1, level: float = 0.1) -> None:
     """Every element a template shows changes pixels when pressed (sticks: deflected),
-    and only inside its box; at least `min_changed` pixels change clearly."""
+    and only inside its box; at least `min_changed` pixels change by more than `level`."""
     r = t.renderer(1.0)
     rest = r.premultiplied(State())
     assert t.shows, t.id
@@ -32,7 +32,7 @@ def check_presses_stay_in_boxes(t: Template, min_changed: int = 1) -> None:
         for s in states:
             img = r.premultiplied(s)
             inside = np.abs(img[y : y + h, x : x + w] - rest[y : y + h, x : x + w])
-            clear = max(clear, int((inside.max(axis=-1) > 0.1).sum()))
+            clear = max(clear, int((inside.max(axis=-1) > level).sum()))
             changed = img != rest
             changed[y : y + h, x : x + w] = False
             assert not changed.any(), f"{t.id}: {name} changes pixels outside its box"
