@@ -13,6 +13,8 @@ It draws any `actions.State` exactly as the OBS input-overlay plugin does (see
     t.id, t.layout, t.size            # "builtin/xbox-white", "builtin/xbox", (480, 300)
     t.shows                           # ("back", "dpad_down", ..., "j_left", "j_right")
     t.boxes["south"]                  # (x, y, w, h) in template pixels
+    t.stick("j_left")                 # StickGeometry(center=(x, y), radius)
+    t.look("south", pressed=True)     # RGBA crop of the box, that element pressed
     rgba = overlays.render(t, State.from_mapping({"south": True, "right_trigger": 0.6}))
 
     r = overlays.Renderer(t, scale=0.6)   # precomputed: well under 2 ms a state

@@ -15,10 +15,12 @@ shifted by a sub-pixel bilinear warp of their (small) patch; trigger fills weigh
 pressed patch by how much of each output row or column the filled part covers, which at
 scale 1 is exactly the plugin's crop.
 
-Resampling per element matches what cv2.resize does to the whole exact render: area
-averaging when shrinking, bilinear when enlarging, and point sampling ("nearest") for
-pixel-art presets, which is done by drawing at scale 1 and enlarging the result, as OBS
-does with a point scale filter.
+Each element is resampled exactly as cv2.resize would resample it (area averaging when
+shrinking, bilinear when enlarging), then laid over the others, as OBS draws sprites when
+scale filtering is off. The result matches resizing the exact render except at the edge
+pixels of elements drawn over detail (fine line art under a button bleeds into its
+rim). Point sampling ("nearest", for pixel-art presets) draws at scale 1 and enlarges the
+result, as OBS does with a point scale filter: that is exact.
 """
 
 from __future__ import annotations
