@@ -46,6 +46,13 @@ class Canvas:
         self.X, self.Y = np.meshgrid(xs, ys)
         self.ox, self.oy = ox, oy
 
+    def copy(self) -> Canvas:
+        """A canvas with a copy of this image, sharing its (read-only) coordinate grid."""
+        out = Canvas.__new__(Canvas)
+        out.__dict__.update(self.__dict__)
+        out.planes = self.planes.copy()
+        return out
+
     # -- painting ---------------------------------------------------------------------
     def paint(self, coverage: np.ndarray, colour: Colour | np.ndarray, alpha: float = 1.0) -> None:
         """Paint `colour` (a colour or a (3, h, w) array) over the image where covered."""

@@ -275,41 +275,49 @@ def _trigger_look(part: Part, st: Style, m: int, pressed: bool) -> np.ndarray:
     return c.rgba()
 
 
-def _dpad_look(part: Part, st: Style, m: int, cell: int) -> np.ndarray:
-    """Cell 0: the d-pad at rest; cells 1-8: the arms of one direction pushed."""
-    c = _look_canvas(part, m)
+def _dpad_looks(part: Part, st: Style, m: int) -> list[np.ndarray]:
+    """Cell 0: the d-pad at rest; cells 1-8: the arms of one direction pushed. The shapes
+    are built once and painted into all nine cells."""
+    base = _look_canvas(part, m)
     fill, label = _c(st.button), _c(st.label)
     pfill, _ = _pressed_colours(fill, label, st)
-    d = _shape(c, "cross", part.w, part.h)
+    d = _shape(base, "cross", part.w, part.h)
     if st.shadow:
-        c.fill(_shape(c, "cross", part.w, part.h, 0, m * 0.6), BLACK, 0.35)
-    c.fill(d, c.vgrad(mix(fill, WHITE, 0.15), D.scale(fill, 0.85), -part.h / 2, part.h / 2))
+        base.fill(_shape(base, "cross", part.w, part.h, 0, m * 0.6), BLACK, 0.35)
+    grad = base.vgrad(mix(fill, WHITE, 0.15), D.scale(fill, 0.85), -part.h / 2, part.h / 2)
+    base.fill(d, grad)
     a = min(part.w, part.h) * 0.34
-    if cell:
-        dx, dy = DPAD_DIRS[cell - 1]
-        pushed = np.full(d.shape, np.inf, np.float32)
-        if dx:
-            pushed = np.minimum(
-                pushed, D.box(c, dx * part.w / 4 + dx * a / 4, 0, part.w / 4, a / 2)
-            )
-        if dy:
-            pushed = np.minimum(
-                pushed, D.box(c, 0, dy * part.h / 4 + dy * a / 4, a / 2, part.h / 4)
-            )
-        region = D.intersect(d, pushed)
-        if st.press == "glow":
-            c.glow(region, m * 1.2, _c(st.accent), 0.9)
-        c.fill(region, pfill)
-    c.stroke(d, st.outline_w, _c(st.outline))
-    for shape, (ax, ay) in (
-        ("arm_up", (0, -1)),
-        ("arm_down", (0, 1)),
-        ("arm_left", (-1, 0)),
-        ("arm_right", (1, 0)),
-    ):
-        arrow = _moved(c, ax * part.w * 0.33, ay * part.h * 0.33)
-        c.fill(_arrow(arrow, shape, a * 0.22), mix(label, fill, 0.35), 0.9)
-    return c.rgba()
+    arms = {  # the half-arm each direction pushes down, cut to the cross
+        (1, 0): D.box(base, part.w / 4 + a / 4, 0, part.w / 4, a / 2),
+        (-1, 0): D.box(base, -part.w / 4 - a / 4, 0, part.w / 4, a / 2),
+        (0, 1): D.box(base, 0, part.h / 4 + a / 4, a / 2, part.h / 4),
+        (0, -1): D.box(base, 0, -part.h / 4 - a / 4, a / 2, part.h / 4),
+    }
+    arrows = [
+        _arrow(_moved(base, ax * part.w * 0.33, ay * part.h * 0.33), shape, a * 0.22)
+        for shape, (ax, ay) in (
+            ("arm_up", (0, -1)),
+            ("arm_down", (0, 1)),
+            ("arm_left", (-1, 0)),
+            ("arm_right", (1, 0)),
+        )
+    ]
+    looks = []
+    for cell in range(9):
+        c = base.copy()
+        if cell:
+            dx, dy = DPAD_DIRS[cell - 1]
+            pushed = [arms[(dx, 0)]] if dx else []
+            pushed += [arms[(0, dy)]] if dy else []
+            region = D.intersect(d, D.union(*pushed))
+            if st.press == "glow":
+                c.glow(region, m * 1.2, _c(st.accent), 0.9)
+            c.fill(region, pfill)
+        c.stroke(d, st.outline_w, _c(st.outline))
+        for arrow in arrows:
+            c.fill(arrow, mix(label, fill, 0.35), 0.9)
+        looks.append(c.rgba())
+    return looks
 
 
 def _lever_look(part: Part, st: Style, m: int, cell: int) -> np.ndarray:
@@ -371,7 +379,7 @@ def _looks(part: Part, st: Style, m: int) -> list[np.ndarray]:
             return [_button_look(part, st, m, False), _button_look(part, st, m, True)]
         return [_trigger_look(part, st, m, False), _trigger_look(part, st, m, True)]
     if part.kind == "dpad":
-        return [_dpad_look(part, st, m, k) for k in range(9)]
+        return _dpad_looks(part, st, m)
     if part.kind == "lever":
         return [_lever_look(part, st, m, k) for k in range(9)]
     if part.kind == "guide":
