@@ -514,6 +514,42 @@ def read_bbox_per_frame(f: h5py.File) -> np.ndarray | None:
     return boxes
 
 
+# -- truth extras: analogue triggers and per-frame facts of a corpus video ---------------
+def write_triggers(f: h5py.File, triggers: np.ndarray) -> h5py.Dataset:
+    """/actions/triggers (N, 2) float32: left, right analogue values as drawn (a truth file;
+    /actions/buttons holds them pressed at >= actions.TRIGGER_THRESHOLD)."""
+    from nitrogen_cli.actions import TRIGGERS
+
+    values = np.asarray(triggers, np.float32).reshape(-1, 2)
+    d = f["actions"].create_dataset("triggers", data=values)
+    d.attrs["names"] = np.array(TRIGGERS, dtype=h5py.string_dtype())
+    return d
+
+
+def read_triggers(f: h5py.File) -> np.ndarray | None:
+    """(N, 2) float32 analogue trigger values, or None where the file keeps none."""
+    d = f.get("actions/triggers")
+    return None if d is None else np.asarray(d[()], dtype=np.float32).reshape(-1, 2)
+
+
+def write_meta_array(
+    f: h5py.File, name: str, data: np.ndarray, labels: Sequence[str] | None = None
+) -> h5py.Dataset:
+    """/meta/<name>: a per-frame array (e.g. game_index, phase); `labels` name its codes."""
+    d = f.require_group("meta").create_dataset(name, data=np.asarray(data))
+    if labels is not None:
+        d.attrs["names"] = np.array([str(s) for s in labels], dtype=h5py.string_dtype())
+    return d
+
+
+def read_meta_array(f: h5py.File, name: str) -> tuple[np.ndarray, list[str]] | None:
+    """(array, code names) of /meta/<name>, or None when absent."""
+    d = f.get(f"meta/{name}")
+    if not isinstance(d, h5py.Dataset):
+        return None
+    return d[()], [_text(s) for s in d.attrs.get("names", [])]
+
+
 # -- filtered: the kept segments, and a verdict for every chunk -------------------------
 # Why a chunk was kept or dropped; `nitrogen filter` tests the drop reasons in this order.
 CHUNK_REASONS: tuple[str, ...] = ("kept", "too-short", "no-overlay", "low-confidence", "idle")

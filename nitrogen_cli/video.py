@@ -239,6 +239,15 @@ class VideoWriter:
             self.container.mux(packet)
         self.frames += 1
 
+    def write_yuv420p(self, yuv: np.ndarray) -> None:
+        """Write a frame already in planar I420, (h * 3 / 2, w) uint8 as cv2.cvtColor's
+        COLOR_RGB2YUV_I420 gives (BT.601, limited range, as swscale makes from rgb24):
+        at 1080p several times cheaper than letting the encoder convert rgb24."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+
     def close(self) -> None:
         for packet in self.stream.encode():
             self.container.mux(packet)
