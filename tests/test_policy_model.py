@@ -1,0 +1,166 @@
+"""The policy network and its flow-matching helpers, at the tiny preset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nitrogen_cli.actions import Actions
+from nitrogen_cli.policy import augment as aug
+from nitrogen_cli.policy import checkpoint as ckpt
+from nitrogen_cli.policy.infer import Policy
+from nitrogen_cli.policy.model import (
+    NitroGenPolicy,
+    euler,
+    interpolate,
+    masked_mse,
+    preset,
+    step_buckets,
+)
+from nitrogen_cli.policy.toy import toy_actions
+from nitrogen_cli.policy.train import WarmupStableDecay, sample_randomness
+
+
+def test_euler_is_exact_for_a_constant_velocity() -> None:
+    x0 = torch.randn(3, 16, 21, dtype=torch.float64)
+    v = torch.randn(3, 16, 21, dtype=torch.float64)
+    seen: list[int] = []
+
+    def field(x: torch.Tensor, i: int) -> torch.Tensor:
+        seen.append(i)
+        return v
+
+    for steps in (1, 7, 16):
+        seen.clear()
+        out = euler(field, x0, steps)
+        assert torch.allclose(out, x0 + v, atol=1e-12, rtol=0)
+        assert seen == list(range(steps))
+    with pytest.raises(ValueError):
+        euler(lambda x, i: v, x0, 0)
+
+
+def test_time_convention() -> None:
+    noise, action = torch.randn(2, 4, 21), torch.randn(2, 4, 21)
+    x0, target = interpolate(noise, action, torch.zeros(2))
+    x1, _ = interpolate(noise, action, torch.ones(2))
+    assert torch.equal(x0, noise) and torch.equal(x1, action)
+    assert torch.equal(target, action - noise)
+    # Step i of k sees t = i / k, as an integer bucket out of 1000.
+    assert step_buckets(16, 1000).tolist()[:3] == [0, 62, 125]
+    assert step_buckets(3, 1000).tolist() == [0, 333, 666]
+
+
+def test_masked_mse_ignores_padding_and_averages_per_sample() -> None:
+    pred, target = torch.zeros(2, 4, 1), torch.ones(2, 4, 1)
+    pred[0, 2:] = 100.0  # padded positions: must not count
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    assert masked_mse(pred, target, mask).item() == pytest.approx(1.0)
+    # The loss of a batch is the mean of its halves' losses (what DDP relies on).
+    whole = masked_mse(pred, target * 3, mask)
+    halves = (
+        masked_mse(pred[:1], target[:1] * 3, mask[:1])
+        + masked_mse(pred[1:], target[1:] * 3, mask[1:])
+    ) / 2
+    assert whole.item() == pytest.approx(halves.item())
+
+
+def test_presets() -> None:
+    small = preset("small")
+    assert (small.image_size, small.patch_size, small.vit_width, small.vit_depth) == (
+        128,
+        16,
+        256,
+        6,
+    )
+    assert (small.vit_heads, small.dit_width, small.dit_depth, small.dit_heads) == (4, 256, 4, 4)
+    assert small.chunk == 16 and small.action_dim == 21 and small.n_patches == 64
+    big = preset("nitrogen-500m", chunk=18)
+    assert (big.image_size, big.chunk) == (256, 18)
+    with torch.device("meta"):
+        n = NitroGenPolicy(big).n_params()
+    assert 450e6 < n < 520e6
+    with pytest.raises(ValueError, match="chunk"):
+        preset("tiny", chunk=100)
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")
+
+
+def test_cached_sampling_matches_the_naive_path() -> None:
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    model = NitroGenPolicy(cfg).eval()
+    pixels = torch.randn(3, 3, cfg.image_size, cfg.image_size)
+    noise = torch.randn(3, cfg.chunk, cfg.action_dim)
+    for steps in (1, 5, 16):
+        fast = model.sample(pixels, noise, steps)
+        slow = model.sample_naive(pixels, noise, steps)
+        assert fast.shape == (3, cfg.chunk, 21)
+        assert (fast - slow).abs().max().item() < 1e-5
+
+
+def test_augment_is_identity_at_rest_and_stays_in_range() -> None:
+    images = torch.rand(2, 3, 32, 32)
+    same = aug.apply(images, torch.from_numpy(aug.identity(2)))
+    assert torch.allclose(same, images, atol=1e-5)
+    rng = np.random.default_rng(0)
+    params = torch.from_numpy(np.stack([aug.draw(rng, aug.AugmentSpec()) for _ in range(2)]))
+    out = aug.apply(images, params)
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    assert not torch.allclose(out, images, atol=1e-2)
+    assert np.degrees(np.abs(params[:, 3].numpy())).max() <= 5.0
+
+
+def test_save_and_load_round_trip_to_identical_actions(tmp_path) -> None:
+    torch.manual_seed(3)
+    cfg = preset("tiny")
+    model = NitroGenPolicy(cfg)
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 40, 3), dtype=np.uint8)
+    before = Policy(model).predict_flat(frames, euler_steps=4, seed=11)
+    dest = ckpt.save(tmp_path / "ck", cfg, model.state_dict(), ema=model.state_dict(), step=0)
+    loaded = Policy.load(dest)
+    after = loaded.predict_flat(frames, euler_steps=4, seed=11)
+    assert np.array_equal(before, after)
+    chunks = loaded.predict(frames, euler_steps=4, seed=11)
+    assert len(chunks) == 2 and all(isinstance(c, Actions) and len(c) == cfg.chunk for c in chunks)
+    assert chunks[0].equals(Actions.from_flat(after[0]))
+    # A different seed gives different noise, hence different raw actions.
+    assert not np.array_equal(after, loaded.predict_flat(frames, euler_steps=4, seed=12))
+
+
+@pytest.mark.slow
+def test_overfits_eight_samples() -> None:
+    """8 frames, each with its own random 16-action chunk: sampling recovers them."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    cfg = preset("tiny")
+    frames = rng.integers(0, 256, (8, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    target = toy_actions(8 * cfg.chunk, rng).to_flat().reshape(8, cfg.chunk, 21)
+    model = NitroGenPolicy(cfg)
+    policy = Policy(model)
+    pixels = NitroGenPolicy.normalize(policy.frames_tensor(frames))
+    actions, mask = torch.from_numpy(target), torch.ones(8, cfg.chunk, dtype=torch.bool)
+    steps, repeat = 800, 4  # each step sees every sample 4 times, with different noise
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupStableDecay(30, steps, steps // 2))
+    first = last = None
+    for step in range(steps):
+        samples = range(step * 8 * repeat, (step + 1) * 8 * repeat)
+        noise, t, _ = sample_randomness(0, samples, (cfg.chunk, 21), cfg, None)
+        loss = model(
+            pixels.repeat(repeat, 1, 1, 1),
+            actions.repeat(repeat, 1, 1),
+            mask.repeat(repeat, 1),
+            noise,
+            t,
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        first = first if first is not None else loss.item()
+        last = loss.item()
+    assert last < first / 10
+    got = policy.predict_flat(frames, euler_steps=16, seed=0)
+    assert np.array_equal(got[..., :17] > 0.5, target[..., :17] > 0.5)
+    assert np.abs(got[..., 17:] - target[..., 17:]).max() < 0.1
