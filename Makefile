@@ -6,6 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 BENCH_OUT ?= bench.json
+# make corpus: about 10 minutes of video over every game, with a fixed seed; the real
+# input-overlay presets beside the repo join the built-in skins when they are there.
+CORPUS_DIR ?= corpus
+CORPUS_MINUTES ?= 10
+CORPUS_SEED ?= 0
+CORPUS_TEMPLATES ?= $(wildcard ../shared/overlays/input-overlay)
 
 .PHONY: install test demo bench lint clean
 
@@ -31,6 +37,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py -o $(BENCH_OUT)
+
+.PHONY: corpus
+corpus: $(STAMP)
+	tools/make-corpus --minutes $(CORPUS_MINUTES) --out $(CORPUS_DIR) --seed $(CORPUS_SEED) \
+		$(addprefix --templates ,$(CORPUS_TEMPLATES))
 
 clean:
 	rm -rf $(DEMO_DIR) $(BENCH_OUT) .pytest_cache .ruff_cache

@@ -138,9 +138,10 @@ def _templates(dirs: tuple[str, ...], builtin: bool) -> tuple[Any, ...]:
 
 @lru_cache(maxsize=8)
 def _template(id: str, dirs: tuple[str, ...], builtin: bool) -> Any:
+    """One template by id; a preset's lookup skips building the built-in skins."""
     from nitrogen_cli.overlays import get_template
 
-    return get_template(id, dirs, builtin)
+    return get_template(id, dirs, builtin and id.startswith("builtin/"))
 
 
 def _family(template: Any) -> str:
@@ -316,10 +317,10 @@ def _placement(
     W, H = size
     cw, ch = canvas
     if other is None:
-        scale = float(rng.uniform(*OVERLAY_WIDTH)) * cw / W
+        frac = float(rng.uniform(*OVERLAY_WIDTH))
     else:  # a moved overlay is often resized a little too
-        scale = other.scale * float(rng.uniform(0.75, 1.25))
-    scale = min(scale, 0.5 * ch / H, OVERLAY_WIDTH[1] * cw / W)
+        frac = float(np.clip(other.scale * W / cw * rng.uniform(0.75, 1.25), *OVERLAY_WIDTH))
+    scale = min(frac * cw / W, 0.5 * ch / H)
     w, h = max(1, round(W * scale)), max(1, round(H * scale))
     margin = round(float(rng.uniform(0.005, 0.04)) * cw)
     where = rng.random()
@@ -645,15 +646,21 @@ class Record:
         self.triggers[i] = state.triggers
 
 
+FrameHook = Callable[[int, np.ndarray, np.ndarray], None]
+
+
 def render(
     spec: VideoSpec,
     mp4: str | Path,
     threads: int = 0,
     stats: dict[str, float] | None = None,
+    on_frame: FrameHook | None = None,
 ) -> Record:
     """Play, composite and encode one video into `mp4`; return what each frame shows.
 
     `stats`, when given, receives seconds spent per stage (play, draw, convert, encode).
+    `on_frame(i, canvas, base)`, for tests, sees each canvas before encoding and the same
+    canvas drawn without the overlay.
     """
     rng = np.random.default_rng([spec.seed, spec.k, 1])
     template = _template(spec.template, spec.template_dirs, spec.builtin) if spec.template else None
@@ -698,6 +705,8 @@ def render(
                 overlay = None if p is None else (r, state, p.x, p.y, spec.opacity)
                 canvas = comp.frame(img, overlay, card)
                 t2 = tick()
+                if on_frame is not None:
+                    on_frame(i, canvas, card if card is not None else comp.base(img))
                 yuv = cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420)
                 t3 = tick()
                 writer.write_yuv420p(yuv)
@@ -838,6 +847,7 @@ def make_video(
     command: str | None = None,
     threads: int = 0,
     stats: dict[str, float] | None = None,
+    on_frame: FrameHook | None = None,
 ) -> tuple[Path, Path]:
     """Render one video and write `<id>.mp4` and `<id>.truth.h5` into `out_dir`.
 
@@ -848,7 +858,7 @@ def make_video(
     mp4.parent.mkdir(parents=True, exist_ok=True)
     tmp = mp4.with_name(f".{spec.id}.{os.getpid()}.part.mp4")
     try:
-        rec = render(spec, tmp, threads, stats)
+        rec = render(spec, tmp, threads, stats, on_frame)
         os.replace(tmp, mp4)
     finally:
         tmp.unlink(missing_ok=True)
