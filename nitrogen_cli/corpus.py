@@ -54,6 +54,7 @@ OVERLAY_WIDTH = (0.10, 0.35)  # of the canvas width
 OPACITY = (0.4, 1.0)
 NO_OVERLAY = 0.18  # share of videos with no overlay at all
 VIDEO_SECONDS = (20.0, 90.0)  # the length range of one video
+CORPUS_VERSION = 2  # bumped when a video's content or its truth layout changes: remade
 
 PLAY, AFK, MENU, CARD = range(4)
 PHASES: tuple[str, ...] = ("play", "afk", "menu", "card")  # /meta/phase codes
@@ -828,7 +829,7 @@ def write_truth(
             background=spec.background,
             game_rects=rec.rects,
             events=events(spec, rec),
-            source_kind="corpus",
+            corpus_version=CORPUS_VERSION,
             spec=spec.to_json(),
         )
         formats.write_meta_array(f, "game_index", rec.game_index, labels=spec.games)
@@ -872,7 +873,10 @@ def is_done(spec: VideoSpec, out_dir: str | Path) -> bool:
     if not mp4.is_file() or not formats.is_complete(truth, "truth"):
         return False
     with formats.open_file(truth, "truth") as f:
-        if formats.read_meta(f).get("spec") != json.loads(spec.to_json()):
+        meta = formats.read_meta(f)
+        if meta.get("corpus_version") != CORPUS_VERSION:
+            return False
+        if meta.get("spec") != json.loads(spec.to_json()):
             return False
         sizes = [r.get("size") for r in formats.provenance(f)["inputs"]]
     return mp4.stat().st_size in sizes
