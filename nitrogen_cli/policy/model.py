@@ -220,6 +220,11 @@ class Attention(nn.Module):
         self.k = nn.Linear(kv_dim or dim, dim)
         self.v = nn.Linear(kv_dim or dim, dim)
         self.out = nn.Linear(dim, dim)
+        # A key bias adds the same q·b to every logit of a query, which softmax ignores:
+        # its gradient is rounding noise that Adam would turn into a random walk (and
+        # into differences between DDP and one process). It stays, for imported weights,
+        # but is never trained.
+        self.k.bias.requires_grad_(False)
 
     def _split(self, x: Tensor) -> Tensor:
         b, n, d = x.shape
@@ -323,6 +328,9 @@ class HFVisionEncoder(nn.Module):
         self.interpolate = int(encoder_config.get("image_size", image_size)) != image_size
         if getattr(self.model, "head", None) is not None:
             self.model.head.requires_grad_(False)  # the pooled output is never used
+        for name, p in self.model.named_parameters():
+            if name.endswith("k_proj.bias"):
+                p.requires_grad_(False)  # softmax ignores it (see Attention)
 
     def forward(self, pixels: Tensor) -> Tensor:
         if not self.naflex:
