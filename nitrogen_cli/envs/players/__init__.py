@@ -13,7 +13,7 @@ SCRIPTED: dict[str, type[HumanlikePlayer]] = {}
 
 
 def _load() -> None:
-    from nitrogen_cli.envs.players import ale
+    from nitrogen_cli.envs.players import ale, doom
 
     SCRIPTED.update(
         {
@@ -23,6 +23,11 @@ def _load() -> None:
             "Freeway": ale.FreewayPlayer,
             "SpaceInvaders": ale.SpaceInvadersPlayer,
             "Seaquest": ale.SeaquestPlayer,
+            "DoomBasic": doom.ShooterPlayer,
+            "DoomDefendTheCenter": doom.ShooterPlayer,
+            "DoomDefendTheLine": doom.ShooterPlayer,
+            "DoomHealthGathering": doom.GathererPlayer,
+            "DoomTakeCover": doom.DodgerPlayer,
         }
     )
 
