@@ -481,6 +481,28 @@ def write_confidence(f: h5py.File, confidence: np.ndarray) -> h5py.Dataset:
     return f["actions"].create_dataset("confidence", data=np.asarray(confidence, np.float32))
 
 
+def write_valid(f: h5py.File, valid: np.ndarray) -> h5py.Dataset:
+    """/actions/valid (N,) bool: rows whose video frame decoded (extraction)."""
+    return f["actions"].create_dataset("valid", data=np.asarray(valid, bool).reshape(-1))
+
+
+def write_shown(f: h5py.File, shown: Sequence[str]) -> h5py.Dataset:
+    """/actions/shown (19,) bool over actions.ELEMENTS: what the overlay's template shows
+    (an element it does not show reads as released / centred, but is unknown)."""
+    from nitrogen_cli.actions import ELEMENTS
+
+    mask = np.array([name in set(shown) for name in ELEMENTS], bool)
+    d = f["actions"].create_dataset("shown", data=mask)
+    d.attrs["names"] = np.array(ELEMENTS, dtype=h5py.string_dtype())
+    return d
+
+
+def read_shown(f: h5py.File) -> np.ndarray | None:
+    """(19,) bool over actions.ELEMENTS (/actions/shown), or None (every element)."""
+    d = f.get("actions/shown")
+    return None if d is None else np.asarray(d[()], dtype=bool).reshape(-1)
+
+
 def read_valid(f: h5py.File) -> np.ndarray | None:
     """(N,) bool: rows whose frame could be read (/actions/valid), or None (all)."""
     d = f.get("actions/valid")

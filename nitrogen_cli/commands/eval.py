@@ -1,0 +1,73 @@
+"""`nitrogen eval ...`: score a stage's outputs against the corpus truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nitrogen_cli.batch import Inputs, Quiet, Reporter, Verbose, finish, read_inputs
+
+app = typer.Typer(
+    name="eval",
+    help="Score what a stage produced against the corpus truth.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+TruthDir = Annotated[
+    Path,
+    typer.Option(
+        "--truth", "-t", file_okay=False, help="Folder of the corpus truth files (<id>.truth.h5)."
+    ),
+]
+JsonOut = Annotated[
+    Path | None, typer.Option("--json", help="Also write the report as JSON to this path.")
+]
+
+
+@app.command("extraction")
+def extraction(
+    files: Inputs = None,
+    truth: TruthDir = Path("corpus"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Score actions files (extract-actions) against their videos' truth.
+
+    Prints one row per skin and one for all: frames scored, button accuracy (shown
+    buttons, every frame), the share of frames with every button right, the lowest F1 of
+    a button pressed in at least 5 frames, and stick R² per axis; then F1 per button.
+    Frames where the truth shows the overlay elsewhere, or not at all, are not scored.
+    """
+    from nitrogen_cli import eval_extraction as ee
+    from nitrogen_cli.report import print_table, write_json
+
+    reporter = Reporter(quiet, verbose)
+    if not truth.is_dir():
+        reporter.error(truth, "no such folder (--truth)")
+        raise typer.Exit(2)
+    pairs = []
+    for raw in read_inputs(files):
+        try:
+            pair = ee.load_pair(raw, ee.find_truth(raw, truth))
+        except Exception as exc:  # one bad input never stops the report
+            reporter.error(raw, exc)
+            continue
+        if pair.note:
+            reporter.note(raw, pair.note)
+        pairs.append(pair)
+    if pairs:
+        report = ee.evaluate(pairs)
+        print_table(*ee.skin_rows(report), title="extraction per skin")
+        print_table(*ee.button_rows(report), title="F1 per button")
+        if json_out is not None:
+            write_json(json_out, report)
+    finish(reporter)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="eval")

@@ -1,0 +1,234 @@
+"""Per-video calibration: facts about one video that make every frame easier to read.
+
+An overlay pixel reaches the video as  I = op * P + (1 - op * A) * B  (P premultiplied
+colour, A alpha, B the game beneath, op the opacity). Within one video op is fixed, and so
+are the encoder's colour shifts, so a handful of frames tell:
+  - `fit_gain`: a gain (op times any colour shift) and a map of the background under
+    the overlay, fitted on the pixels that no state changes;
+  - `refine_alignment`: a sub-pixel correction of the detected placement, by aligning
+    the frames' average with the overlay drawn at rest (ECC);
+  - `presence`: per frame, how well the unchanging pixels still match the overlay at rest
+    (the overlay may be hidden, covered or moved away).
+After the whole video is read, `stick_center` and `stick_scale` turn raw stick readings
+into the contract's [-1, 1] (centre from resting frames, scale from the travel radius
+unless readings overshoot it).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+MAX_SHIFT = 3.0  # canvas pixels an alignment correction may move the overlay, at most
+MAX_STRETCH = 0.04  # and how much it may scale or shear it
+
+
+def overlay_pixels(rest: np.ndarray, static: np.ndarray, min_count: int = 64) -> np.ndarray:
+    """Indices (flat) of the pixels that show the overlay and never change; all overlay
+    pixels when too few never change."""
+    alpha = rest[..., 3] > 0.05
+    idx = np.flatnonzero(alpha & static)
+    if len(idx) < min_count:
+        idx = np.flatnonzero(alpha)
+    return idx
+
+
+def background_map(mean_canvas: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """(h, w, 3): the background under the overlay, spread in from its transparent pixels
+    (normalised convolution, fine near them and coarse far away); mid-grey when the
+    overlay has no transparent pixels at all."""
+    clear = (rest[..., 3] < 0.02).astype(np.float32)
+    h, w = clear.shape
+    if clear.sum() < 16:
+        return np.full((h, w, 3), 0.5, np.float32)
+    out = np.empty((h, w, 3), np.float32)
+    weight = None
+    for sigma in (max(2.0, 0.02 * max(h, w)), max(8.0, 0.15 * max(h, w))):
+        wsum = cv2.GaussianBlur(clear, (0, 0), sigma)
+        vals = cv2.GaussianBlur(mean_canvas * clear[..., None], (0, 0), sigma)
+        est = vals / np.maximum(wsum, 1e-6)[..., None]
+        if weight is None:
+            out[:] = est
+            weight = wsum
+        else:  # where the fine estimate saw too few clear pixels, the coarse one
+            out[:] = np.where((weight < 0.05)[..., None], est, out)
+    far = cv2.GaussianBlur(clear, (0, 0), max(8.0, 0.15 * max(h, w))) < 1e-4
+    if far.any():
+        out[far] = (mean_canvas * clear[..., None]).sum((0, 1)) / clear.sum()
+    return np.clip(out, 0, 1)
+
+
+def fit_gain(
+    canvases: np.ndarray, rest: np.ndarray, static: np.ndarray, iters: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """(gain (3,), background map (h, w, 3)) that best explain O = g * P + (1 - g * A) * B
+    on the unchanging overlay pixels of `canvases` (K, h, w, 3).
+
+    B starts as the background spread in from the transparent pixels (`background_map`);
+    under opaque parts it hardly matters, and a flat translucent body alone could not
+    tell opacity from background. The gain is one number (the opacity) times a colour
+    correction kept close to 1; B's level is then adjusted once more under the overlay.
+    """
+    K = len(canvases)
+    if K == 0:
+        return np.ones(3, np.float32), np.full((*rest.shape[:2], 3), 0.5, np.float32)
+    mean = canvases.mean(axis=0)
+    bmap = background_map(mean, rest)
+    idx = overlay_pixels(rest, static)
+    if len(idx) < 16:
+        return np.ones(3, np.float32), bmap
+    if len(idx) > 2000:  # plenty: a fixed spread subset
+        idx = idx[np.linspace(0, len(idx) - 1, 2000).astype(np.int64)]
+    flat = rest.reshape(-1, 4)[idx].astype(np.float64)
+    P, A = flat[:, :3], flat[:, 3:4]  # (n, 3), (n, 1)
+    o = mean.reshape(-1, 3)[idx].astype(np.float64)  # the fit is linear in O
+    B = bmap.reshape(-1, 3)[idx].astype(np.float64)
+    n = len(idx)
+    rc = 2.0 * n  # pull of the colour correction towards 1
+    rb = 0.05 * n  # pull of the background shift towards 0
+    g, c, db = 1.0, np.ones(3), np.zeros(3)
+    for _ in range(iters):
+        Bs = B + db
+        x = (P - A * Bs) * c  # o - B = g c (P - A B)
+        g = float(np.clip(((o - Bs) * x).sum() / max((x * x).sum(), 1e-9), 0.05, 1.2))
+        x = g * (P - A * Bs)
+        c = np.clip((((o - Bs) * x).sum(0) + rc * 0.01) / ((x * x).sum(0) + rc * 0.01), 0.7, 1.3)
+        w = 1 - g * c * A  # o - g c P - (1 - g c A) B = (1 - g c A) db
+        r = o - g * c * P - w * B
+        db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
+    bmap = np.clip(bmap + db.astype(np.float32), 0, 1)
+    return (g * c).astype(np.float32), bmap
+
+
+def fit_residual(
+    canvases: np.ndarray, rest: np.ndarray, static: np.ndarray, gain: np.ndarray, bmap: np.ndarray
+) -> float:
+    """Mean squared error of a fitted gain model (`fit_gain`) on the unchanging overlay
+    pixels (of the frames' mean): how well a placement explains them."""
+    idx = overlay_pixels(rest, static)
+    e = expected_rest(rest, gain, bmap).reshape(-1, 3)[idx]
+    o = canvases.reshape(len(canvases), -1, 3)[:, idx].mean(axis=0)
+    return float(((o - e) ** 2).mean())
+
+
+def expected_rest(rest: np.ndarray, gain: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(h, w, 3): the overlay at rest as the video would show it over background `bg`
+    ((3,) or a (h, w, 3) map)."""
+    return rest[..., :3] * gain + (1 - rest[..., 3:4] * gain) * bg
+
+
+def _highpass(img: np.ndarray) -> np.ndarray:
+    """Detail only: the image minus its blur (a smooth background drops out)."""
+    sigma = max(2.0, 0.03 * max(img.shape))
+    return np.ascontiguousarray(img - cv2.GaussianBlur(img, (0, 0), sigma), dtype=np.float32)
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img @ LUMA, dtype=np.float32)
+
+
+def refine_alignment(
+    mean_canvas: np.ndarray, rest: np.ndarray, gain: np.ndarray, bg: np.ndarray
+) -> np.ndarray | None:
+    """A 2x3 canvas correction that aligns the video's average canvas with the overlay at
+    rest (ECC on the overlay's own pixels), or None when none is found or it would move
+    too much. Canvas index u is then read where `correction @ [u, 1]` was."""
+    ref = _highpass(_grey(expected_rest(rest, gain, bg)))
+    img = _highpass(_grey(mean_canvas))
+    if ref.std() < 1e-4 or img.std() < 1e-4 or min(ref.shape) < 8:
+        return None
+    mask = cv2.dilate((rest[..., 3] > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if mask.sum() < 32:
+        return None
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
+    # img(x) ~ ref(W x), counted on the overlay's own pixels of ref. Coarse to fine: a
+    # translation on blurred images first (thin line-art skins have a narrow basin),
+    # then an affine refinement from there.
+    warp = np.eye(2, 3, dtype=np.float32)
+    for motion, blur in ((cv2.MOTION_TRANSLATION, 7), (cv2.MOTION_AFFINE, 3)):
+        try:
+            _, w = cv2.findTransformECC(img, ref, warp.copy(), motion, criteria, mask, blur)
+        except cv2.error:
+            continue
+        if np.isfinite(w).all():
+            warp = w
+    lin = warp[:, :2].astype(np.float64)
+    if np.abs(lin - np.eye(2)).max() > MAX_STRETCH:
+        return None
+    if np.abs(warp[:, 2]).max() > MAX_SHIFT + 0.01 * max(ref.shape):
+        return None
+    if np.allclose(warp, np.eye(2, 3)):
+        return None
+    full = np.vstack([warp.astype(np.float64), [0, 0, 1]])
+    return np.linalg.inv(full)[:2]
+
+
+class Presence:
+    """Per frame: zero-normalised correlation of the unchanging overlay pixels with the
+    overlay at rest. Near the video's usual value where the overlay shows, near 0 where
+    it does not."""
+
+    def __init__(self, rest: np.ndarray, static: np.ndarray, gain: np.ndarray, bg: np.ndarray):
+        """`bg`: the background, (3,) or a (h, w, 3) map."""
+        idx = overlay_pixels(rest, static)
+        if len(idx) > 3000:
+            idx = idx[np.linspace(0, len(idx) - 1, 3000).astype(np.int64)]
+        self.idx = idx
+        ref = expected_rest(rest, gain, bg).reshape(-1, 3)[idx].reshape(-1)
+        ref = ref - ref.mean()
+        n = np.linalg.norm(ref)
+        self.ref = (ref / n).astype(np.float32) if n > 1e-6 else None
+
+    def __call__(self, canvases: np.ndarray) -> np.ndarray:
+        """(K,) correlations for canvases (K, h, w, 3), float or uint8."""
+        k = len(canvases)
+        if self.ref is None or k == 0:
+            return np.ones(k, np.float32)
+        x = canvases.reshape(k, -1, 3)[:, self.idx].reshape(k, -1).astype(np.float32)
+        x = x - x.mean(axis=1, keepdims=True)
+        n = np.linalg.norm(x, axis=1)
+        return ((x @ self.ref) / np.maximum(n, 1e-6)).astype(np.float32)
+
+
+def presence_score(z: np.ndarray) -> np.ndarray:
+    """Raw correlations over a video -> [0, 1]: 1 at the video's usual level (its 90th
+    percentile), 0 at no correlation."""
+    if len(z) == 0:
+        return z
+    ref = float(np.percentile(z, 90))
+    if ref <= 0.15:  # the overlay barely stands out anywhere: do not judge by it
+        return np.ones_like(z)
+    return np.clip((z - 0.1) / (0.8 * ref - 0.1), 0.0, 1.0).astype(np.float32)
+
+
+# -- sticks, after the whole video -------------------------------------------------------
+def stick_center(
+    xy: np.ndarray, weight: np.ndarray | None = None, reach: float = 0.25
+) -> np.ndarray:
+    """The rest position of a stick: the densest spot of its readings near the nominal
+    centre (a resting thumb keeps still, so rest is the sharpest cluster). (2,)"""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    if weight is not None:
+        xy = xy[np.asarray(weight) > 0.5]
+    near = xy[np.hypot(xy[:, 0], xy[:, 1]) < reach]
+    if len(near) < max(10, 0.02 * len(xy)):
+        return np.zeros(2)
+    bins = np.linspace(-reach, reach, 26)
+    hist, _, _ = np.histogram2d(near[:, 0], near[:, 1], bins=[bins, bins])
+    hist = cv2.GaussianBlur(hist.astype(np.float32), (3, 3), 0)
+    i, j = np.unravel_index(int(np.argmax(hist)), hist.shape)
+    cx, cy = (bins[i] + bins[i + 1]) / 2, (bins[j] + bins[j + 1]) / 2
+    step = bins[1] - bins[0]
+    pts = near[(np.abs(near[:, 0] - cx) < 1.5 * step) & (np.abs(near[:, 1] - cy) < 1.5 * step)]
+    return np.median(pts, axis=0) if len(pts) else np.array([cx, cy])
+
+
+def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
+    """Deflection that counts as full: 1 (the template's radius) unless the readings
+    overshoot it, then their high percentile."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    if len(xy) < 20:
+        return 1.0
+    top = float(np.percentile(np.abs(xy), q))
+    return top if top > 1.03 else 1.0

@@ -1,0 +1,489 @@
+"""Read every frame's gamepad state off the overlay: the library behind extract-actions.
+
+    from nitrogen_cli.parser.extract import extract
+    result = extract("run.overlay.h5", "run.actions.h5")
+
+One streaming decode of the video. Each frame's overlay rectangle (only that) is
+converted to RGB and warped onto the template's grid (geometry.CanvasMap). The first
+frames calibrate the video (pipeline.calibrate: gain, background, a sub-pixel alignment
+correction); then frames are parsed in batches: each button's crop against its released
+and pressed looks, each stick's crop correlated with the stick drawn at every grid cell
+and refined to a position, each stick click judged at the stick's cell. A crop that has
+not changed since it was last parsed keeps its reading. After the last frame, per-video
+post-processing: stick centre from resting frames, stick scale, and a per-frame
+confidence (how well the overlay's unchanging pixels still match, times how sure the
+button readings are).
+
+Memory is bounded by the batch and the calibration buffer, whatever the video's length:
+per frame only a few numbers are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nitrogen_cli import formats
+from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
+from nitrogen_cli.batch import NitrogenError, Skip
+from nitrogen_cli.parser import calib
+from nitrogen_cli.parser.geometry import CanvasMap, i420_crop
+from nitrogen_cli.parser.looks import Looks, build_looks, nearest_cell, stick_bank, zncc
+from nitrogen_cli.parser.pipeline import Calibration, calibrate
+
+
+@dataclass
+class ExtractConfig:
+    batch: int = 128  # frames parsed together
+    calib_frames: int = 60  # frames the calibration wants (showing the overlay)
+    calib_max: int = 450  # frames it waits for them at most
+    reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
+    checkpoint: str | None = None  # None: the shipped one
+
+
+@dataclass
+class Readings:
+    """Raw per-frame outputs, in decode order."""
+
+    index: list[np.ndarray] = field(default_factory=list)
+    button: list[np.ndarray] = field(default_factory=list)  # (B, nb) logits
+    stick: list[np.ndarray] = field(default_factory=list)  # (B, ns, 2) raw axes
+    thumb: list[np.ndarray] = field(default_factory=list)  # (B, ns) logits
+    peak: list[np.ndarray] = field(default_factory=list)  # (B, ns) best correlation
+    presence: list[np.ndarray] = field(default_factory=list)  # (B,) raw correlation
+
+    def cat(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros((0, *shape), np.float32)
+
+
+@dataclass
+class ExtractResult:
+    path: Path
+    frames: int  # rows written
+    decoded: int  # frames that decoded
+    seconds: float
+    note: str = ""  # why some frames are missing (a truncated or corrupt video)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class FrameParser:
+    """Parses batches of canvases of one template at one placement."""
+
+    def __init__(self, net: Any, looks: Looks, cal: Calibration, reuse_tol: float = 4 / 255):
+        import torch
+
+        self.torch = torch
+        self.net = net
+        self.looks = looks
+        self.cal = cal
+        self.tol = reuse_tol
+        L = looks
+        self.nb, self.ns, self.G = len(L.buttons), len(L.sticks), L.grid
+        self.gain = torch.as_tensor(cal.gain, dtype=torch.float32)
+        # the background under each crop, (n, 3, S, S)
+        bg_b, bg_s, bg_t = L.crops(cal.bg)
+        chw = lambda a: torch.as_tensor(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+        self.btn_bg, self.thumb_bg = chw(bg_b), chw(bg_t)
+        # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks
+        self.btn_looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
+        self.banks = [stick_bank(L, k, cal.gain, bg_s[k]) for k in range(self.ns)]
+        self.thumb_looks = [
+            torch.as_tensor(L.thumb_looks[k]).permute(1, 2, 0, 5, 3, 4).contiguous()
+            for k in range(self.ns)
+        ]  # each (G, G, 2, 4, S, S): [gy, gx]
+        self.has_thumb = [s.thumb is not None for s in L.sticks]
+        # last parsed crop and reading of each slot (for reuse)
+        self.ref_b: np.ndarray | None = None
+        self.last_b = np.zeros(self.nb, np.float32)
+        self.ref_s: np.ndarray | None = None
+        self.last_s = np.zeros((self.ns, 2), np.float32)
+        self.last_t = np.zeros(self.ns, np.float32)
+        self.last_p = np.zeros(self.ns, np.float32)
+        self.parsed = 0  # slot readings computed
+        self.reused = 0  # slot readings reused
+
+    def _changed(self, crops: np.ndarray, ref: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(B, n) bool: which crops differ from the last parsed one of their slot (walking
+        the batch in order), and the new references."""
+        B, n = crops.shape[:2]
+        flat = crops.reshape(B, n, -1)
+        changed = np.zeros((B, n), bool)
+        if ref is None:  # nothing parsed yet: the first frame is parsed whole
+            ref = flat[0].copy()
+            changed[0] = True
+        for i in range(B):
+            d = np.abs(flat[i] - ref).max(axis=1) > self.tol
+            changed[i] |= d
+            ref[d] = flat[i][d]
+        return changed, ref
+
+    def parse(
+        self, btn: np.ndarray, stk: np.ndarray, thm: np.ndarray, presence: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """A batch of B frames' crops (Looks.crops' three groups, each (B, n, s, s, 3))
+        and raw presence (B,) -> per-frame readings."""
+        torch = self.torch
+        B = len(btn)
+        out_b = np.zeros((B, self.nb), np.float32)
+        out_s = np.zeros((B, self.ns, 2), np.float32)
+        out_t = np.zeros((B, self.ns), np.float32)
+        out_p = np.zeros((B, self.ns), np.float32)
+        with torch.inference_mode():
+            if self.nb:
+                changed, self.ref_b = self._changed(btn, self.ref_b)
+                rows, slots = np.nonzero(changed)
+                if len(rows):
+                    obs = torch.as_tensor(btn[rows, slots]).permute(0, 3, 1, 2)
+                    sl = torch.as_tensor(slots)
+                    n = len(rows)
+                    logit = self.net.buttons(
+                        obs, self.btn_looks[sl], self.gain.expand(n, 3), self.btn_bg[sl]
+                    ).numpy()
+                    vals = np.zeros((B, self.nb), np.float32)
+                    vals[rows, slots] = logit
+                else:
+                    vals = np.zeros((B, self.nb), np.float32)
+                for i in range(B):  # carry readings forward over unchanged crops
+                    c = changed[i]
+                    self.last_b[c] = vals[i][c]
+                    out_b[i] = self.last_b
+                self.parsed += int(changed.sum())
+                self.reused += int((~changed).sum())
+            if self.ns:
+                changed, self.ref_s = self._changed(stk, self.ref_s)
+                for k in range(self.ns):
+                    rows = np.flatnonzero(changed[:, k])
+                    xy = np.zeros((B, 2), np.float32)
+                    tl = np.zeros(B, np.float32)
+                    pk = np.zeros(B, np.float32)
+                    if len(rows):
+                        maps = zncc(stk[rows, k], self.banks[k], self.G)
+                        pk[rows] = maps.reshape(len(rows), -1).max(axis=1)
+                        pred, _ = self.net.sticks(torch.as_tensor(maps))
+                        xy[rows] = pred.numpy()
+                        if self.has_thumb[k]:
+                            cell = nearest_cell(xy[rows], self.G)
+                            looks = self.thumb_looks[k][
+                                torch.as_tensor(cell[:, 1]), torch.as_tensor(cell[:, 0])
+                            ]
+                            obs = torch.as_tensor(thm[rows, k]).permute(0, 3, 1, 2)
+                            n = len(rows)
+                            bg = self.thumb_bg[k : k + 1].expand(n, -1, -1, -1)
+                            tl[rows] = self.net.buttons(
+                                obs, looks, self.gain.expand(n, 3), bg
+                            ).numpy()
+                    for i in range(B):
+                        if changed[i, k]:
+                            self.last_s[k], self.last_t[k], self.last_p[k] = xy[i], tl[i], pk[i]
+                        out_s[i, k], out_t[i, k], out_p[i, k] = (
+                            self.last_s[k],
+                            self.last_t[k],
+                            self.last_p[k],
+                        )
+                self.parsed += int(changed.sum())
+                self.reused += int((~changed).sum())
+        return {
+            "button": out_b,
+            "stick": out_s,
+            "thumb": out_t,
+            "peak": out_p,
+            "presence": presence,
+        }
+
+
+# -- reading the overlay file ------------------------------------------------------------------
+@dataclass
+class OverlayInfo:
+    template: Any
+    transform: np.ndarray
+    video: Path
+    info: dict[str, Any]
+    video_record: list[dict[str, Any]]
+
+
+def read_overlay_file(path: str | Path) -> OverlayInfo:
+    """The template, placement and video of an overlay file; Skip when none was found;
+    NitrogenError when its video is missing or changed."""
+    from nitrogen_cli.overlays import Template, TemplateError
+
+    with formats.open_file(path, "overlay") as f:
+        info = formats.read_overlay(f)
+        if not info.get("found"):
+            raise Skip("no overlay found in its video")
+        for key in ("transform", "layout_json", "template"):
+            if key not in info:
+                raise formats.FormatError(f"found overlay lacks /overlay attribute {key!r}")
+        atlas = formats.read_atlas_png(f)
+        if atlas is None:
+            raise formats.FormatError("found overlay lacks /overlay/atlas_png")
+        video = formats.video_path(f, path)
+        formats.verify_input(f, video)
+        records = [
+            r
+            for r in formats.provenance(f)["inputs"]
+            if Path(r.get("path", "")).name == Path(video).name
+        ]
+    try:
+        template = Template.from_bytes(
+            info["layout_json"], atlas, id=str(info["template"]), layout=info.get("layout")
+        )
+    except TemplateError as exc:
+        raise formats.FormatError(f"its template cannot be rebuilt: {exc}") from None
+    transform = np.asarray(info["transform"], np.float64).reshape(2, 3)
+    return OverlayInfo(template, transform, Path(video), info, records)
+
+
+# -- the whole video ---------------------------------------------------------------------------
+def _checked_roi(cmap: CanvasMap, frame: Any) -> tuple[np.ndarray, bool]:
+    """The first frame's crop, and whether the cheap I420 conversion matches the decoder's
+    own (a video tagged BT.709 or full range does not: then the exact path is used)."""
+    exact = cmap.roi_rgb(frame, exact=True)
+    if getattr(frame.format, "name", "") != "yuv420p":
+        return exact, True
+    cheap = i420_crop(frame, cmap.roi)
+    if np.abs(cheap.astype(np.int16) - exact).mean() > 2.5:
+        return exact, True
+    return cheap, False
+
+
+def extract(
+    overlay_path: str | Path,
+    dst: str | Path,
+    config: ExtractConfig | None = None,
+    net: Any = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ExtractResult:
+    """Write `dst` (kind "actions") from an overlay file and its video (module docstring).
+
+    Runs OpenCV and torch on one thread each while it works: the decoder's own threads
+    take the other cores, and these small images gain nothing from more.
+    """
+    import cv2
+    import torch
+
+    cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    try:
+        return _extract(overlay_path, dst, config, net, log, progress)
+    finally:
+        cv2.setNumThreads(cv_threads)
+        torch.set_num_threads(torch_threads)
+
+
+def _extract(
+    overlay_path: str | Path,
+    dst: str | Path,
+    config: ExtractConfig | None,
+    net: Any,
+    log: Callable[[str], None] | None,
+    progress: Callable[[int], None] | None,
+) -> ExtractResult:
+    from nitrogen_cli import video as vid
+    from nitrogen_cli.parser.model import load, read_info
+
+    cfg = config or ExtractConfig()
+    log = log or (lambda _: None)
+    t0 = time.perf_counter()
+    ov = read_overlay_file(overlay_path)
+    net = net if net is not None else load(cfg.checkpoint)
+    pcfg = net.cfg
+    vinfo = vid.probe(ov.video)
+    cmap = CanvasMap.make(ov.transform, ov.template.size, (vinfo.width, vinfo.height))
+    looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid)
+
+    reads = Readings()
+    exact = False
+    parser: FrameParser | None = None
+    pending: list[tuple[int, np.ndarray]] = []  # (index, roi) awaiting a batch
+    calib_rois: list[tuple[int, np.ndarray]] = []
+    probe_z: list[float] = []
+    note = ""
+    cal: Calibration | None = None
+    probe_pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
+
+    def flush(items: list[tuple[int, np.ndarray]]) -> None:
+        nonlocal parser
+        if not items:
+            return
+        assert cal is not None
+        if parser is None:
+            parser = FrameParser(net, looks, cal, cfg.reuse_tol)
+        canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for _, r in items])
+        crops = [looks.crops(c) for c in canv]
+        groups = [np.stack([c[j] for c in crops]) for j in range(3)]
+        out = parser.parse(*groups, cal.presence(canv))
+        reads.index.append(np.array([i for i, _ in items], np.int64))
+        for k, v in out.items():
+            getattr(reads, k).append(v)
+        if progress:
+            progress(len(items))
+
+    def start(buffer: list[tuple[int, np.ndarray]]) -> None:
+        """Calibrate on the buffered frames that show the overlay best, then parse them."""
+        nonlocal cal
+        z = np.array(probe_z, np.float32)
+        best = float(z.max()) if len(z) else 0.0
+        keep = [r for (_, r), zi in zip(buffer, z, strict=True) if zi >= 0.6 * best]
+        cal = calibrate(keep[-cfg.calib_frames :], cmap, looks)
+        log(
+            f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
+            f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
+        )
+        for j in range(0, len(buffer), cfg.batch):
+            flush(buffer[j : j + cfg.batch])
+
+    decoded = 0
+    try:
+        for index, frame in vid.stream_frames(ov.video, raw=True):
+            if decoded == 0:
+                roi, exact = _checked_roi(cmap, frame)
+                if exact:
+                    log("colour: the decoder's own RGB conversion is used (not plain BT.601)")
+            else:
+                roi = cmap.roi_rgb(frame, exact=exact)
+            decoded += 1
+            if cal is None:
+                # wait for enough frames that show the overlay (it may start hidden)
+                calib_rois.append((index, roi))
+                probe_z.append(float(probe_pres(cmap.from_rgb_roi(roi)[None])[0]))
+                z = np.array(probe_z)
+                shown = int((z >= max(0.3, 0.6 * float(z.max()))).sum())
+                if len(calib_rois) >= cfg.calib_max or shown >= cfg.calib_frames:
+                    start(calib_rois)
+                    calib_rois = []
+                continue
+            pending.append((index, roi))
+            if len(pending) >= cfg.batch:
+                flush(pending)
+                pending = []
+    except vid.VideoError as exc:
+        note = f"video decoding stopped after {decoded} frames: {exc}"
+    if cal is None:
+        start(calib_rois)
+    flush(pending)
+    if decoded == 0:
+        raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
+
+    result = _finish(reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal)
+    result.seconds = time.perf_counter() - t0
+    result.decoded = decoded
+    if parser is not None:
+        total = parser.parsed + parser.reused
+        result.stats["reused"] = parser.reused / total if total else 0.0
+    result.stats.update(
+        gain=cal.gain.tolist() if cal else None,
+        aligned=bool(cal.aligned) if cal else False,
+        fps=decoded / result.seconds if result.seconds else 0.0,
+    )
+    return result
+
+
+def _finish(
+    reads: Readings,
+    looks: Looks,
+    ov: OverlayInfo,
+    vinfo: Any,
+    dst: str | Path,
+    overlay_path: str | Path,
+    note: str,
+    net: Any,
+    read_info: Callable,
+    cfg: ExtractConfig,
+    cal: Calibration | None,
+) -> ExtractResult:
+    """Per-video post-processing and the file."""
+    nb, ns = len(looks.buttons), len(looks.sticks)
+    index = reads.cat("index", ())
+    btn = reads.cat("button", (nb,))
+    stk = reads.cat("stick", (ns, 2))
+    thm = reads.cat("thumb", (ns,))
+    pres_raw = reads.cat("presence", ())
+    n_rows = max(int(vinfo.frame_count), int(index.max()) + 1 if len(index) else 0)
+    if note and n_rows <= (int(index.max()) + 1 if len(index) else 0):
+        n_rows = int(index.max()) + 1 if len(index) else 0
+    # one row per frame; where a frame decoded twice, the first reading wins
+    row_of = np.full(n_rows, -1, np.int64)
+    order = np.argsort(index, kind="stable")[::-1]
+    ok = (index >= 0) & (index < n_rows)
+    row_of[index[order[ok[order]]]] = order[ok[order]]
+    valid = row_of >= 0
+    missing = int((~valid).sum())
+    if missing and not note:
+        note = f"{missing} of {n_rows} frames could not be decoded"
+
+    presence = calib.presence_score(pres_raw)
+    prob = 1 / (1 + np.exp(-btn))
+    certainty = np.abs(2 * prob - 1).mean(axis=1) if nb else np.ones(len(index), np.float32)
+    if ns:
+        tprob = 1 / (1 + np.exp(-thm))
+        has = np.array([s.thumb is not None for s in looks.sticks])
+        if has.any():
+            tc = np.abs(2 * tprob[:, has] - 1)
+            certainty = (certainty * nb + tc.sum(axis=1)) / (nb + int(has.sum()))
+    conf_read = (presence * certainty).astype(np.float32)
+
+    # sticks: centre from resting frames, scale from the radius (or overshoot)
+    sticks_out = np.zeros((len(index), 2, 2), np.float32)
+    stick_info: dict[str, Any] = {}
+    for k, s in enumerate(looks.sticks):
+        xy = stk[:, k]
+        good = presence > 0.5
+        c = calib.stick_center(xy[good] if good.sum() > 20 else xy)
+        v = xy - c
+        scale = calib.stick_scale(v[good] if good.sum() > 20 else v)
+        v = np.clip(v / scale, -1, 1)
+        sticks_out[:, 0 if s.name == "j_left" else 1] = v
+        stick_info[s.name] = {"center": [float(c[0]), float(c[1])], "scale": float(scale)}
+
+    buttons = np.zeros((n_rows, N_BUTTONS), bool)
+    j_left = np.zeros((n_rows, 2), np.float32)
+    j_right = np.zeros((n_rows, 2), np.float32)
+    confidence = np.zeros(n_rows, np.float32)
+    r = row_of[valid]
+    for j, slot in enumerate(looks.buttons):
+        buttons[valid, BUTTON_INDEX[slot.name]] = btn[r, j] > 0
+    for k, slot in enumerate(looks.sticks):
+        if slot.thumb is not None:
+            buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > 0
+    j_left[valid] = sticks_out[r, 0]
+    j_right[valid] = sticks_out[r, 1]
+    confidence[valid] = conf_read[r]
+    actions = Actions(buttons, j_left, j_right)
+
+    info = read_info(cfg.checkpoint)
+    with formats.create(dst, "actions", inputs=[overlay_path], input_records=ov.video_record) as f:
+        formats.write_actions(f, actions, np.arange(n_rows, dtype=np.int64))
+        formats.write_confidence(f, confidence)
+        formats.write_valid(f, valid)
+        formats.write_shown(f, ov.template.shows)
+        with formats.open_file(overlay_path, "overlay") as src:
+            formats.copy_overlay(src, f)
+        formats.write_meta(
+            f,
+            fps=float(ov.info.get("fps") or vinfo.fps),
+            frame_count=n_rows,
+            frames_decoded=int(valid.sum()),
+            template=str(ov.template.id),
+            parser=dict(config=info.get("config", {}), parameters=info.get("parameters")),
+            calibration={
+                "gain": [float(v) for v in (cal.gain if cal else np.ones(3))],
+                "background": [
+                    float(v) for v in (cal.bg.mean(axis=(0, 1)) if cal else np.zeros(3))
+                ],
+                "aligned": bool(cal.aligned) if cal else False,
+                "transform": (cal.cmap.transform.tolist() if cal else ov.transform.tolist()),
+                "canvas_scale": looks.scale,
+            },
+            sticks=stick_info,
+            decode_note=note or None,
+            elements=[e for e in ELEMENTS if e in set(ov.template.shows)],
+        )
+    return ExtractResult(Path(dst), n_rows, int(valid.sum()), 0.0, note)

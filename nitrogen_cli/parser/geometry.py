@@ -1,0 +1,187 @@
+"""From a video frame to the parser's view of the overlay: the canvas.
+
+The canvas is the overlay warped back into template coordinates at a working scale, so
+that pixel (u, v) of the canvas is pixel (u, v) of `Renderer(template, scale)`'s output:
+the looks the parser compares with are rendered straight onto the same grid. Only the
+video rectangle under the overlay is ever converted to RGB (from the decoder's YUV
+planes, when they are plain I420), never the whole frame.
+
+Coordinates are continuous, pixel i covering [i, i + 1): a template point X lands on
+video point transform @ [X, 1], which is how `Renderer.draw` places a drawing at (x, y)
+with scale (sx, sy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CANVAS_MAX = 256  # longest canvas side: the parser never needs more pixels than this
+PRESCALE_FROM = 1.3  # a video crop this much larger than the canvas is area-shrunk first
+
+
+def video_scale(transform: np.ndarray) -> float:
+    """Video pixels per template pixel (geometric mean of the two axes)."""
+    a = np.asarray(transform, np.float64)[:, :2]
+    return math.sqrt(abs(float(np.linalg.det(a))))
+
+
+def working_scale(
+    transform: np.ndarray, size: tuple[int, int], max_side: int = CANVAS_MAX
+) -> float:
+    """The canvas scale: the video's own, capped so the canvas fits `max_side`."""
+    return min(video_scale(transform), max_side / max(size))
+
+
+@dataclass
+class CanvasMap:
+    """How to cut one overlay placement out of a frame of one size.
+
+    transform: 2x3 template -> video; size: template (W, H); frame: video (width, height);
+    canvas: (width, height) and (sx, sy) of the Renderer at `scale` (its output grid).
+    """
+
+    transform: np.ndarray
+    size: tuple[int, int]
+    frame: tuple[int, int]
+    scale: float
+    canvas: tuple[int, int]
+    sxy: tuple[float, float]
+    roi: tuple[int, int, int, int]  # x0, y0, x1, y1 in video pixels, even, clipped
+    shrunk: tuple[int, int]  # (w, h) the roi is area-resized to before the warp
+    warp: np.ndarray  # 2x3: canvas pixel index -> (shrunk) roi pixel index
+
+    @classmethod
+    def make(
+        cls,
+        transform: np.ndarray,
+        size: tuple[int, int],
+        frame: tuple[int, int],
+        scale: float | None = None,
+        max_side: int = CANVAS_MAX,
+    ) -> CanvasMap:
+        T = np.asarray(transform, np.float64).reshape(2, 3)
+        W, H = size
+        if scale is None:
+            scale = working_scale(T, size, max_side)
+        cw, ch = max(1, round(W * scale)), max(1, round(H * scale))
+        sx, sy = cw / W, ch / H
+        # canvas index (u, v) -> template point ((u + .5) / sx, (v + .5) / sy) -> video point
+        # -> video index (minus .5)
+        c2t = np.array([[1 / sx, 0, 0.5 / sx], [0, 1 / sy, 0.5 / sy], [0, 0, 1]])
+        t2v = np.vstack([T, [0, 0, 1]])
+        c2v = t2v @ c2t
+        c2v[:2, 2] -= 0.5
+        corners = np.array([[0, 0, 1], [cw, 0, 1], [0, ch, 1], [cw, ch, 1]], np.float64)
+        pts = (c2v @ corners.T)[:2].T
+        fw, fh = frame
+        x0 = max(0, math.floor(pts[:, 0].min()) - 2)
+        y0 = max(0, math.floor(pts[:, 1].min()) - 2)
+        x1 = min(fw, math.ceil(pts[:, 0].max()) + 3)
+        y1 = min(fh, math.ceil(pts[:, 1].max()) + 3)
+        x0, y0 = x0 - x0 % 2, y0 - y0 % 2  # whole chroma samples
+        x1, y1 = min(fw - fw % 2, x1 + x1 % 2), min(fh - fh % 2, y1 + y1 % 2)
+        if x1 <= x0 or y1 <= y0:
+            x0, y0, x1, y1 = 0, 0, 2, 2  # off screen: a dummy crop, everything reads empty
+        f = video_scale(T) / scale
+        rw, rh = x1 - x0, y1 - y0
+        shrunk = (rw, rh)
+        if f >= PRESCALE_FROM:  # area-shrink first: a bilinear warp would alias
+            shrunk = (max(1, round(rw / f)), max(1, round(rh / f)))
+        m = c2v.copy()
+        m[0, 2] -= x0
+        m[1, 2] -= y0
+        m = _shrink_matrix((rw, rh), shrunk) @ m
+        return cls(
+            T, (W, H), (fw, fh), float(scale), (cw, ch), (sx, sy), (x0, y0, x1, y1), shrunk, m[:2]
+        )
+
+    def refined(self, correction: np.ndarray) -> CanvasMap:
+        """The same map with a small canvas-space correction applied first: canvas index u
+        is read where the old map read `correction @ [u, 1]`."""
+        c = np.vstack([np.asarray(correction, np.float64).reshape(2, 3), [0, 0, 1]])
+        w = np.vstack([self.warp, [0, 0, 1]]) @ c
+        # the template -> video transform that this corresponds to (for the record)
+        sx, sy = self.sxy
+        t2c = np.array([[sx, 0, -0.5], [0, sy, -0.5], [0, 0, 1]])  # template pt -> canvas idx
+        c2v = self._roi_to_video() @ w
+        t2v = c2v @ t2c
+        t2v[:2, 2] += 0.5
+        return CanvasMap(
+            t2v[:2],
+            self.size,
+            self.frame,
+            self.scale,
+            self.canvas,
+            self.sxy,
+            self.roi,
+            self.shrunk,
+            w[:2],
+        )
+
+    def _roi_to_video(self) -> np.ndarray:
+        x0, y0, x1, y1 = self.roi
+        m = np.linalg.inv(_shrink_matrix((x1 - x0, y1 - y0), self.shrunk))
+        m[0, 2] += x0
+        m[1, 2] += y0
+        return m
+
+    # -- cutting ------------------------------------------------------------------------
+    def from_rgb_roi(self, roi: np.ndarray, as_float: bool = True) -> np.ndarray:
+        """(ch, cw, 3) canvas from the RGB uint8 video crop at `roi`: float32 in [0, 1],
+        or uint8 (cheaper, for crops that are converted later)."""
+        if self.shrunk != (roi.shape[1], roi.shape[0]):
+            roi = cv2.resize(roi, self.shrunk, interpolation=cv2.INTER_AREA)
+        out = cv2.warpAffine(
+            roi,
+            self.warp,
+            self.canvas,
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+        return out.astype(np.float32) * np.float32(1 / 255) if as_float else out
+
+    def from_rgb_frame(self, frame: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = self.roi
+        return self.from_rgb_roi(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+
+    def roi_rgb(self, frame: object, exact: bool = False) -> np.ndarray:
+        """The RGB uint8 crop at `roi` of an av.VideoFrame: converted from its I420 planes
+        (cheap), or from the whole frame when `exact` or the frame is not plain I420."""
+        x0, y0, x1, y1 = self.roi
+        if exact or getattr(frame.format, "name", "") != "yuv420p":  # type: ignore[attr-defined]
+            full = frame.to_ndarray(format="rgb24")  # type: ignore[attr-defined]
+            return np.ascontiguousarray(full[y0:y1, x0:x1])
+        return i420_crop(frame, self.roi)
+
+
+def _shrink_matrix(size: tuple[int, int], shrunk: tuple[int, int]) -> np.ndarray:
+    """Pixel index in an image of `size` -> index in it resized to `shrunk` (cv2.resize's
+    pixel-centre convention)."""
+    fx, fy = size[0] / shrunk[0], size[1] / shrunk[1]
+    return np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
+
+
+def plane(frame: object, i: int) -> np.ndarray:
+    """A decoded frame's plane i as a (rows, line_size) uint8 view (no copy)."""
+    p = frame.planes[i]  # type: ignore[attr-defined]
+    return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)
+
+
+def i420_crop(frame: object, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """RGB uint8 of an even-aligned rectangle of a yuv420p frame (BT.601, limited range,
+    as swscale converts an untagged stream)."""
+    x0, y0, x1, y1 = roi
+    w, h = x1 - x0, y1 - y0
+    y = plane(frame, 0)[y0:y1, x0:x1]
+    u = plane(frame, 1)[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    v = plane(frame, 2)[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    buf = np.empty((h * 3 // 2, w), np.uint8)
+    buf[:h] = y
+    buf[h:].reshape(-1)[: u.size] = u.reshape(-1)
+    buf[h:].reshape(-1)[u.size :] = v.reshape(-1)
+    return cv2.cvtColor(buf, cv2.COLOR_YUV2RGB_I420)

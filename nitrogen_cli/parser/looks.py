@@ -1,0 +1,212 @@
+"""What the parser compares a template's crops with: its own looks, rendered from the atlas.
+
+For one template at one working scale, `Looks` holds, in canvas pixels:
+  - a slot per element the parser reads: buttons (every shown button but the stick clicks
+    whose stick is shown) and sticks (with their click, when shown);
+  - each button's released and pressed look over its box, resized to S x S;
+  - each stick's look at every cell of a G x G grid over its travel, released and
+    clicked, resized to Ss x Ss (the candidates a frame is correlated with) and to S x S
+    (what the click is judged against);
+  - the whole overlay at rest, and the pixels no state ever changes.
+Looks are premultiplied RGBA float32 in [0, 1]. Because the looks come from the template
+itself, the network that compares them with a crop never has to know the skin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from nitrogen_cli.actions import BUTTONS, STICKS, State
+from nitrogen_cli.overlays import Renderer, Template, press_state
+
+THUMB_OF = {"j_left": "left_thumb", "j_right": "right_thumb"}
+
+
+def fit(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize an image (h, w, c) to (size, size): area averaging along an axis that
+    shrinks, linear along one that grows. Crops and looks go through this same function."""
+    h, w = img.shape[:2]
+    if h == size and w == size:
+        return img
+    if w >= size and h >= size:
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    if w <= size and h <= size:
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+    if w > size:  # shrink x, grow y
+        img = cv2.resize(img, (size, h), interpolation=cv2.INTER_AREA)
+    else:
+        img = cv2.resize(img, (w, size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def fit_many(img: np.ndarray, boxes: list[tuple[int, int, int, int]], size: int) -> np.ndarray:
+    """(n, size, size, c) crops of `img` at `boxes`, each resized by `fit`; float32 in
+    [0, 1] (a uint8 image is resized as uint8, then scaled)."""
+    c = img.shape[2]
+    out = np.empty((len(boxes), size, size, c), img.dtype)
+    for i, (x, y, w, h) in enumerate(boxes):
+        out[i] = fit(img[y : y + h, x : x + w], size).reshape(size, size, c)
+    if img.dtype == np.uint8:
+        return out.astype(np.float32) * np.float32(1 / 255)
+    return out.astype(np.float32, copy=False)
+
+
+@dataclass
+class Slot:
+    name: str  # a contract element: a button, or j_left / j_right
+    kind: str  # "button" or "stick"
+    box: tuple[int, int, int, int]  # x, y, w, h in canvas pixels
+    thumb: str | None = None  # a stick's click, when the template shows it
+
+
+@dataclass
+class Looks:
+    """A template's looks at one working scale (see the module docstring)."""
+
+    template_id: str
+    scale: float
+    canvas: tuple[int, int]  # (width, height)
+    size: int  # S: button crops
+    stick_size: int  # Ss: stick crops
+    grid: int  # G
+    buttons: list[Slot]
+    sticks: list[Slot]
+    button_looks: np.ndarray  # (nb, 2, S, S, 4): released, pressed
+    stick_looks: np.ndarray  # (ns, 2, G, G, Ss, Ss, 4): released, clicked; [gy, gx]
+    thumb_looks: np.ndarray  # (ns, 2, G, G, S, S, 4)
+    rest: np.ndarray  # (h, w, 4) the whole overlay at rest
+    static: np.ndarray  # (h, w) bool: pixels outside every slot's box
+    radius: dict[str, float] = field(default_factory=dict)  # stick travel in canvas px
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.buttons] + [s.name for s in self.sticks]
+
+    @property
+    def button_boxes(self) -> list[tuple[int, int, int, int]]:
+        return [s.box for s in self.buttons]
+
+    @property
+    def stick_boxes(self) -> list[tuple[int, int, int, int]]:
+        return [s.box for s in self.sticks]
+
+    def crops(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One canvas (h, w, 3) -> (button crops (nb, S, S, 3), stick crops (ns, Ss, Ss, 3),
+        click crops (ns, S, S, 3)), by area resizing (`fit`)."""
+        b = fit_many(canvas, self.button_boxes, self.size)
+        s = fit_many(canvas, self.stick_boxes, self.stick_size)
+        t = fit_many(canvas, self.stick_boxes, self.size)
+        return b, s, t
+
+
+def grid_axis(grid: int) -> np.ndarray:
+    """The stick deflections of the grid's cells along one axis, -1 to 1."""
+    return np.linspace(-1.0, 1.0, grid, dtype=np.float32)
+
+
+def build_looks(
+    template: Template,
+    scale: float,
+    size: int = 16,
+    stick_size: int = 32,
+    grid: int = 15,
+    renderer: Renderer | None = None,
+) -> Looks:
+    """Render every look the parser needs for `template` at canvas `scale`."""
+    r = renderer or template.renderer(scale)
+    shows = set(template.shows)
+    sticks = [n for n in STICKS if n in shows]
+    read_by_stick = {THUMB_OF[n] for n in sticks}
+    buttons = [n for n in BUTTONS if n in shows and n not in read_by_stick]
+
+    def box(name: str) -> tuple[int, int, int, int]:
+        x, y, w, h = r.box(name)
+        return (int(x), int(y), max(1, int(w)), max(1, int(h)))
+
+    def region(state: State, b: tuple[int, int, int, int]) -> np.ndarray:
+        return np.ascontiguousarray(r.premultiplied(state, b), dtype=np.float32)
+
+    b_slots = [Slot(n, "button", box(n)) for n in buttons]
+    s_slots = [
+        Slot(n, "stick", box(n), THUMB_OF[n] if THUMB_OF[n] in shows else None) for n in sticks
+    ]
+    rest_state = State()
+    bl = np.zeros((len(b_slots), 2, size, size, 4), np.float32)
+    for i, s in enumerate(b_slots):
+        bl[i, 0] = fit(region(rest_state, s.box), size)
+        bl[i, 1] = fit(region(press_state(s.name), s.box), size)
+
+    axis = grid_axis(grid)
+    sl = np.zeros((len(s_slots), 2, grid, grid, stick_size, stick_size, 4), np.float32)
+    tl = np.zeros((len(s_slots), 2, grid, grid, size, size, 4), np.float32)
+    radius: dict[str, float] = {}
+    for i, s in enumerate(s_slots):
+        geo = template.stick(s.name)
+        radius[s.name] = float(geo.radius * (r.sx + r.sy) / 2) if geo else 0.0
+        thumb = THUMB_OF[s.name]
+        for c, pressed in enumerate((frozenset(), frozenset([thumb]))):
+            for gy, ay in enumerate(axis):
+                for gx, ax in enumerate(axis):
+                    st = State(pressed=pressed, **{s.name: (float(ax), float(ay))})
+                    img = region(st, s.box)
+                    sl[i, c, gy, gx] = fit(img, stick_size)
+                    tl[i, c, gy, gx] = fit(img, size)
+
+    rest = np.ascontiguousarray(r.premultiplied(rest_state), dtype=np.float32)
+    static = np.ones(rest.shape[:2], bool)
+    for s in b_slots + s_slots:
+        x, y, w, h = s.box
+        static[y : y + h, x : x + w] = False
+    return Looks(
+        template.id,
+        float(scale),
+        (r.width, r.height),
+        size,
+        stick_size,
+        grid,
+        b_slots,
+        s_slots,
+        bl,
+        sl,
+        tl,
+        rest,
+        static,
+        radius,
+    )
+
+
+# -- comparing with looks ------------------------------------------------------------------
+def expected(looks: np.ndarray, gain: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Premultiplied looks (..., 4) as the video would show them: (..., 3), drawn with the
+    video's gain (opacity) over its mean background."""
+    g = np.asarray(gain, np.float32)
+    return looks[..., :3] * g + (1 - looks[..., 3:4] * g) * np.asarray(bg, np.float32)
+
+
+def stick_bank(looks: Looks, i: int, gain: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(2 * G * G, Ss * Ss * 3) float32: stick i's candidates (released, then clicked; rows
+    gy, gx), zero-mean and unit-norm, ready for `zncc`."""
+    e = expected(looks.stick_looks[i].astype(np.float32), gain, bg)
+    flat = e.reshape(2 * looks.grid * looks.grid, -1)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(flat, axis=1, keepdims=True)
+    return np.ascontiguousarray(flat / np.maximum(norm, 1e-6), dtype=np.float32)
+
+
+def zncc(obs: np.ndarray, bank: np.ndarray, grid: int) -> np.ndarray:
+    """Zero-normalised correlation of crops (F, Ss, Ss, 3) with a stick bank:
+    (F, 2, G, G) in [-1, 1] (a flat crop correlates 0 with everything)."""
+    x = obs.reshape(len(obs), -1).astype(np.float32)
+    x = x - x.mean(axis=1, keepdims=True)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.maximum(n, 1e-3)
+    return (x @ bank.T).reshape(len(obs), 2, grid, grid)
+
+
+def nearest_cell(xy: np.ndarray, grid: int) -> np.ndarray:
+    """(..., 2) stick axes -> (..., 2) int grid cell (gx, gy) nearest to them."""
+    c = np.rint((np.asarray(xy, np.float32) + 1) * (grid - 1) / 2)
+    return np.clip(c, 0, grid - 1).astype(np.int64)

@@ -1,0 +1,281 @@
+"""The action-parser network: small enough for a CPU, told the layout, one for every skin.
+
+It never sees a skin's pixels on their own, only a crop next to the looks the template
+itself says the crop should have, so a skin it never trained on is no harder than one
+it did. Two heads:
+
+ButtonNet (classification): for one element in one frame, is the crop the element's
+  pressed look or its released one? Inputs are the crop (3 x S x S) and the two looks
+  (premultiplied RGBA, 2 x 4 x S x S), drawn as the video would show them with the
+  video's calibrated gain over its estimated background. A per-pixel comparator (1x1
+  convolutions) sees
+  the crop, both expectations and both residuals scaled by how much the looks differ;
+  its features are pooled where the looks differ and by two strided convolutions. Stick
+  clicks use the same head, with looks taken at the stick's cell.
+
+StickNet (segmentation): the crop of a stick's travel area is correlated (zero-normalised)
+  with the stick drawn at each cell of a G x G grid, released and clicked: two G x G
+  heat maps. Their best, sharpened, plus a correction from three small convolutions,
+  gives one map of logits; a soft-argmax in a window around its peak reads the
+  position below one cell.
+
+    net = ParserNet(ParserConfig())
+    logits = net.buttons(obs, looks, gain, bg)         # (B,)
+    xy, heat = net.sticks(maps)                        # (B, 2), (B, G, G)
+    net = load()                                       # the shipped checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_NAME = "parser"
+FORMAT = "nitrogen-parser"
+
+
+@dataclass(frozen=True)
+class ParserConfig:
+    size: int = 16  # S: button crops are S x S
+    stick_size: int = 32  # Ss: stick crops are Ss x Ss
+    grid: int = 15  # G: stick cells per axis
+    width: int = 16  # comparator channels
+    stick_width: int = 16  # heat-map refiner channels
+    window: int = 2  # soft-argmax window: peak cell +- this
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParserConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+BUTTON_INPUTS = 32  # channels the comparator sees per pixel (see ButtonNet.inputs)
+
+
+class ButtonNet(nn.Module):
+    def __init__(self, cfg: ParserConfig) -> None:
+        super().__init__()
+        c = cfg.width
+        self.pixel = nn.Sequential(
+            nn.Conv2d(BUTTON_INPUTS, c, 1), nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU()
+        )
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Linear(c + 4 * c, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    @staticmethod
+    def inputs(
+        obs: torch.Tensor, looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 32, S, S) comparator inputs and (B, 1, S, S) where the looks differ.
+
+        The looks are drawn with the video's gain over the estimated background; a second
+        copy is also fitted to the crop on the pixels a press does not change (per channel
+        a gain and an offset, held close to 1 and 0), so that local background and
+        opacity errors cancel. The crop, both pairs of looks and the residuals (scaled by
+        how much the looks differ) go in.
+        """
+        g = gain[:, :, None, None]
+        b = bg[:, :, None, None] if bg.dim() == 2 else bg
+        pr, ar = looks[:, 0, :3], looks[:, 0, 3:4]
+        pp, ap = looks[:, 1, :3], looks[:, 1, 3:4]
+        er = pr * g + (1 - ar * g) * b
+        ep = pp * g + (1 - ap * g) * b
+        mag = (ep - er).abs().sum(1, keepdim=True) + (ap - ar).abs()
+        keep = (1 - mag / (mag.amax(dim=(2, 3), keepdim=True) + 1e-6)).clamp(0, 1) ** 2
+        fr, fp = _local_fit(obs, er, ep, keep)
+        d = ep - er
+        sigma = d.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 0.01
+        gm = g.mean(1, keepdim=True)
+        x = torch.cat(
+            [
+                obs,
+                er,
+                ep,
+                fr,
+                fp,
+                (obs - er) / sigma,
+                (obs - ep) / sigma,
+                (obs - fr) / sigma,
+                (obs - fp) / sigma,
+                d / sigma,
+                ar * gm,
+                ap * gm,
+            ],
+            dim=1,
+        )
+        where = mag / (mag.sum(dim=(2, 3), keepdim=True) + 1e-6)
+        return x, where
+
+    def forward(
+        self, obs: torch.Tensor, looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor
+    ) -> torch.Tensor:
+        """obs (B, 3, S, S), looks (B, 2, 4, S, S), gain (B, 3), bg (B, 3, S, S) (the
+        background under the crop; or (B, 3)) -> logits (B,): above 0 means pressed."""
+        x, where = self.inputs(obs, looks, gain, bg)
+        f = self.pixel(x)
+        pooled = (f * where).sum(dim=(2, 3))
+        h = self.conv(f)
+        feats = torch.cat([pooled, h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        return self.head(feats).squeeze(1)
+
+
+def _local_fit(
+    obs: torch.Tensor, er: torch.Tensor, ep: torch.Tensor, w: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample and channel, the gain a and offset c that best map `er` onto `obs` on
+    the pixels weighted by `w` (ridge: a towards 1, c towards 0); applied to both looks."""
+    sw = w.sum(dim=(2, 3), keepdim=True) + 1e-6
+    me = (w * er).sum(dim=(2, 3), keepdim=True) / sw
+    mo = (w * obs).sum(dim=(2, 3), keepdim=True) / sw
+    de, do = er - me, obs - mo
+    cov = (w * de * do).sum(dim=(2, 3), keepdim=True) / sw
+    var = (w * de * de).sum(dim=(2, 3), keepdim=True) / sw
+    lam = 0.004  # a flat patch (var << lam) keeps its gain; it still fits the offset
+    a = ((cov + lam) / (var + lam)).clamp(0.5, 1.5)
+    c = mo - a * me
+    return a * er + c, a * ep + c
+
+
+class StickNet(nn.Module):
+    def __init__(self, cfg: ParserConfig) -> None:
+        super().__init__()
+        c = cfg.stick_width
+        self.grid = cfg.grid
+        self.window = cfg.window
+        self.net = nn.Sequential(
+            nn.Conv2d(3, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 1, 3, padding=1),
+        )
+        nn.init.zeros_(self.net[-1].weight)  # start from the correlation itself
+        nn.init.zeros_(self.net[-1].bias)
+        self.log_scale = nn.Parameter(torch.tensor(3.0))  # sharpness of the correlation
+        axis = torch.linspace(-1, 1, cfg.grid)
+        gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+        self.register_buffer("coords", torch.stack([gx, gy]), persistent=False)  # (2, G, G)
+
+    def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """maps (B, 2, G, G) correlations (released, clicked) -> (xy (B, 2) in [-1, 1],
+        logits (B, G, G)). The logits are the sharpened best correlation plus a learned
+        correction; the reading is a soft-argmax near their peak."""
+        base = maps.amax(dim=1, keepdim=True)
+        base = base - base.amax(dim=(2, 3), keepdim=True)
+        x = torch.cat([maps, base], dim=1)
+        logits = (self.log_scale.exp() * base + self.net(x)).squeeze(1)
+        return soft_argmax(logits, self.coords, self.window), logits
+
+
+def soft_argmax(logits: torch.Tensor, coords: torch.Tensor, window: int) -> torch.Tensor:
+    """Expected (x, y) under the softmax of `logits` (B, G, G), within `window` cells of
+    the peak (a far secondary peak must not pull the reading towards it)."""
+    B, G, _ = logits.shape
+    peak = logits.reshape(B, -1).argmax(dim=1)
+    py, px = peak // G, peak % G
+    idx = torch.arange(G, device=logits.device)
+    near_y = (idx[None, :] - py[:, None]).abs() <= window
+    near_x = (idx[None, :] - px[:, None]).abs() <= window
+    mask = near_y[:, :, None] & near_x[:, None, :]
+    z = logits.masked_fill(~mask, float("-inf"))
+    p = torch.softmax(z.reshape(B, -1), dim=1).reshape(B, 1, G, G)
+    return (p * coords[None]).sum(dim=(2, 3))
+
+
+class ParserNet(nn.Module):
+    def __init__(self, cfg: ParserConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or ParserConfig()
+        self.button = ButtonNet(self.cfg)
+        self.stick = StickNet(self.cfg)
+
+    def buttons(
+        self, obs: torch.Tensor, looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor
+    ) -> torch.Tensor:
+        return self.button(obs, looks, gain, bg)
+
+    def sticks(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.stick(maps)
+
+
+# -- checkpoints: safetensors weights + a JSON config beside them -------------------------
+def save(net: ParserNet, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write `<path>.safetensors` and `<path>.json` (config, parameter count, `meta`)."""
+    from safetensors.torch import save_file
+
+    from nitrogen_cli.batch import atomic_path
+
+    base = Path(path).with_suffix("")
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    with atomic_path(base.with_suffix(".safetensors")) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT})
+    info = {
+        "format": FORMAT,
+        "config": asdict(net.cfg),
+        "parameters": sum(int(v.numel()) for v in state.values()),
+        **(meta or {}),
+    }
+    with atomic_path(base.with_suffix(".json")) as tmp:
+        Path(tmp).write_text(json.dumps(info, indent=2) + "\n")
+    return base.with_suffix(".safetensors")
+
+
+def default_path() -> Path:
+    return WEIGHTS_DIR / f"{DEFAULT_NAME}.safetensors"
+
+
+def read_info(path: str | Path | None = None) -> dict[str, Any]:
+    base = Path(path or default_path()).with_suffix("")
+    return json.loads(base.with_suffix(".json").read_text())
+
+
+def load(path: str | Path | None = None) -> ParserNet:
+    """A checkpoint (default: the one shipped with the package), in eval mode."""
+    from safetensors.torch import load_file
+
+    from nitrogen_cli.batch import NitrogenError
+
+    p = Path(path or default_path()).with_suffix(".safetensors")
+    if not p.exists():
+        raise NitrogenError(f"no parser checkpoint at {p} (train one: tools/train-parser)")
+    info = read_info(p)
+    if info.get("format") != FORMAT:
+        raise NitrogenError(f"{p}: not a parser checkpoint")
+    net = ParserNet(ParserConfig.from_dict(info["config"]))
+    state = load_file(str(p))
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise NitrogenError(
+            f"{p}: checkpoint does not match its config "
+            f"(missing {missing}, unexpected {unexpected})"
+        )
+    net.eval()
+    return net
+
+
+def to_tensor(a: Any) -> torch.Tensor:
+    return torch.as_tensor(a, dtype=torch.float32)
+
+
+__all__ = [
+    "ButtonNet",
+    "ParserConfig",
+    "ParserNet",
+    "StickNet",
+    "default_path",
+    "load",
+    "read_info",
+    "save",
+    "soft_argmax",
+]

@@ -1,0 +1,52 @@
+"""The parser's reading of one video, shared by training (synthetic clips) and extraction.
+
+    cal = calibrate(rois, cmap, looks)      # a few frames' video crops -> per-video facts
+    canvas = cal.cmap.from_rgb_roi(roi)     # any frame -> canvas (template grid)
+    obs = looks.crops(canvas)               # -> the crops the network reads
+
+Training clips go through exactly these steps, after a real encoder, so the network sees
+at training time what it will see on a video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nitrogen_cli.parser import calib
+from nitrogen_cli.parser.geometry import CanvasMap
+from nitrogen_cli.parser.looks import Looks
+
+
+@dataclass
+class Calibration:
+    cmap: CanvasMap  # possibly refined
+    gain: np.ndarray  # (3,)
+    bg: np.ndarray  # (h, w, 3): the background under the canvas
+    presence: calib.Presence
+    aligned: bool  # whether an alignment correction was applied
+
+
+def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Calibration:
+    """Per-video gain, background and alignment from a few frames' RGB crops at cmap.roi."""
+    if not len(rois):
+        gain = np.ones(3, np.float32)
+        bg = np.full((*looks.rest.shape[:2], 3), 0.5, np.float32)
+        return Calibration(
+            cmap, gain, bg, calib.Presence(looks.rest, looks.static, gain, bg), False
+        )
+    canv = np.stack([cmap.from_rgb_roi(r) for r in rois])
+    gain, bg = calib.fit_gain(canv, looks.rest, looks.static)
+    corr = calib.refine_alignment(canv.mean(axis=0), looks.rest, gain, bg)
+    aligned = False
+    if corr is not None:  # keep the correction only if it explains the overlay better
+        moved = cmap.refined(corr)
+        canv2 = np.stack([moved.from_rgb_roi(r) for r in rois])
+        gain2, bg2 = calib.fit_gain(canv2, looks.rest, looks.static)
+        before = calib.fit_residual(canv, looks.rest, looks.static, gain, bg)
+        after = calib.fit_residual(canv2, looks.rest, looks.static, gain2, bg2)
+        if after < 0.95 * before:
+            cmap, gain, bg, aligned = moved, gain2, bg2, True
+    return Calibration(cmap, gain, bg, calib.Presence(looks.rest, looks.static, gain, bg), aligned)

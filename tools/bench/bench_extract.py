@@ -1,0 +1,189 @@
+"""Action extraction speed, against the floor: PyAV decoding the same file.
+
+On 720p30 H.264 corpus videos (one overlay drawn opaque, one translucent), both measured
+in the same run:
+  - decode_fps: PyAV alone decoding every frame and converting it to RGB
+    (thread_type="AUTO", frame.to_ndarray(format="rgb24"));
+  - extract_fps: `extract()` on the same file (decode, crops, parsing, post-processing,
+    writing the file), from the overlay file of its truth;
+  - ratio = extract_fps / decode_fps (the goal: at least 0.7), and the accuracy reached,
+    so that speed is never bought with it.
+The full run also measures peak memory (RSS) of extracting a one-hour 1080p video, made
+by stream-copying a one-minute clip 60 times (PyAV remux, no re-encoding).
+
+Run alone: `python tools/bench/bench_extract.py [--quick]`; `make bench` collects it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+def decode_fps(path: Path) -> tuple[float, int]:
+    """PyAV alone: every frame decoded (AUTO threads) and converted to RGB."""
+    import av
+
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for frame in c.decode(s):
+            frame.to_ndarray(format="rgb24")
+            n += 1
+    return n / (time.perf_counter() - t0), n
+
+
+def corpus_videos(out: Path, seconds: float, fps: int = 30) -> list[tuple[Path, Path, dict]]:
+    """An opaque and a translucent overlay video, 1280x720 at `fps`, from the corpus."""
+    from nitrogen_cli import corpus
+
+    found: dict[bool, Any] = {}
+    seed = 0
+    while len(found) < 2 and seed < 50:
+        specs = corpus.plan_corpus(
+            ["DoomBasic", "Boxing"],
+            minutes=2 * seconds / 60,
+            seed=100 + seed,
+            canvas=(1280, 720),
+            fps=fps,
+            video_seconds=(seconds, seconds),
+        )
+        for s in specs:
+            if s.template is None or len(s.placements) != 1:
+                continue
+            key = s.opacity >= 1.0
+            if key not in found:
+                found[key] = s
+        seed += 1
+    made = []
+    for _, spec in sorted(found.items()):
+        mp4, truth = corpus.make_video(spec, out, command="bench")
+        made.append((mp4, truth, {"template": spec.template, "opacity": spec.opacity}))
+    return made
+
+
+def measure(mp4: Path, truth: Path, out: Path) -> dict[str, Any]:
+    from nitrogen_cli import eval_extraction as ee
+    from nitrogen_cli.parser import extract as ex
+    from nitrogen_cli.parser.model import load
+    from nitrogen_cli.parser.oracle import overlay_from_truth
+
+    ov = overlay_from_truth(truth, out / f"{mp4.stem}.overlay.h5")
+    net = load()
+    dec, n = decode_fps(mp4)
+    t0 = time.perf_counter()
+    result = ex.extract(ov, out / f"{mp4.stem}.actions.h5", net=net)
+    ext = n / (time.perf_counter() - t0)
+    dec2, _ = decode_fps(mp4)  # again: the machine may have been busier at one time
+    dec = (dec + dec2) / 2
+    rep = ee.evaluate([ee.load_pair(result.path, truth)])["overall"]
+    return {
+        "frames": n,
+        "decode_fps": round(dec, 1),
+        "extract_fps": round(ext, 1),
+        "ratio": round(ext / dec, 3),
+        "crops_reused": round(result.stats.get("reused", 0.0), 3),
+        "button_accuracy": rep["button_accuracy"],
+        "stick_r2_mean": rep["stick_r2_mean"],
+    }
+
+
+def remux_repeat(src: Path, dst: Path, times: int) -> Path:
+    """`src` stream-copied `times` times into one file (packets only, no re-encoding)."""
+    import av
+
+    with av.open(str(src)) as probe:
+        s = probe.streams.video[0]
+        span = int(s.duration or 0)
+        if not span:
+            span = round(float(probe.duration / av.time_base) / float(s.time_base))
+    with av.open(str(dst), "w") as out:
+        with av.open(str(src)) as first:
+            ost = out.add_stream_from_template(first.streams.video[0])
+        for k in range(times):
+            with av.open(str(src)) as inp:
+                ist = inp.streams.video[0]
+                for pkt in inp.demux(ist):
+                    if pkt.dts is None:
+                        continue
+                    pkt.pts = None if pkt.pts is None else pkt.pts + k * span
+                    pkt.dts = pkt.dts + k * span
+                    pkt.stream = ost
+                    out.mux(pkt)
+    return dst
+
+
+def hour_rss(out: Path) -> dict[str, Any]:
+    """Peak RSS of extracting one hour of 1080p30 (a 1-minute corpus clip, 60 times)."""
+    from nitrogen_cli import corpus
+    from nitrogen_cli.parser.oracle import overlay_from_truth
+
+    spec = None
+    for seed in range(200, 260):
+        for s in corpus.plan_corpus(
+            ["DoomBasic"], 1, seed=seed, canvas=(1920, 1080), fps=30, video_seconds=(60, 60)
+        ):
+            if s.template is not None and len(s.placements) == 1:
+                spec = s
+                break
+        if spec:
+            break
+    assert spec is not None
+    mp4, truth = corpus.make_video(spec, out, command="bench")
+    hour = remux_repeat(mp4, out / "hour.mp4", 60)
+    ov = overlay_from_truth(truth, out / "hour.overlay.h5")
+    import h5py
+
+    with h5py.File(ov, "a") as f:  # the overlay now points at the hour-long file
+        f["overlay"].attrs["video"] = str(hour.resolve())
+        f["overlay"].attrs["frame_count"] = 60 * spec.frames
+        f.attrs["nitrogen_inputs"] = json.dumps([])
+    code = (
+        "import resource, sys, time\n"
+        "from nitrogen_cli.parser.extract import extract\n"
+        "t = time.time()\n"
+        f"r = extract({str(ov)!r}, {str(out / 'hour.actions.h5')!r})\n"
+        "print(r.frames, r.decoded, time.time() - t, "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    if p.returncode:
+        raise RuntimeError(p.stderr[-2000:])
+    frames, decoded, seconds, kb = p.stdout.split()[-4:]
+    return {
+        "frames": int(frames),
+        "decoded": int(decoded),
+        "seconds": round(float(seconds), 1),
+        "peak_rss_mb": round(int(kb) / 1024, 1),
+    }
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="nitrogen-bench-extract-") as tmp:
+        d = Path(tmp)
+        for mp4, truth, info in corpus_videos(d, 10.0 if quick else 20.0):
+            key = "opaque" if info["opacity"] >= 1 else "translucent"
+            out[key] = {**info, **measure(mp4, truth, d)}
+        ratios = [v["ratio"] for v in out.values()]
+        out["ratio_min"] = min(ratios) if ratios else None
+        if not quick:
+            out["hour_1080p"] = hour_rss(d)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
