@@ -103,6 +103,7 @@ class AleGamepadEnv(gymnasium.Env):
         self.action_space = gamepad.action_space()
         self._steps = 0
         self._obs: np.ndarray | None = None
+        self.frame_rams: list[np.ndarray] = []  # the RAM after each emulated frame of a step
 
     # -- the mapping ---------------------------------------------------------------------
     def request(self, state: State) -> tuple[int, int, bool]:
@@ -144,13 +145,29 @@ class AleGamepadEnv(gymnasium.Env):
                 obs, info = self._atari.reset()
         self._steps = 0
         self._obs = obs
+        self.frame_rams = [self.ale.getRAM()]
         return obs, self._info(info, 0)
 
     def step(
         self, action: State | dict[str, Any]
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         index = self.ale_action(action)
-        obs, reward, terminated, truncated, info = self._atari.step(index)
+        ale_action = self._atari._action_set[index]
+        # Frame by frame, keeping each frame's RAM: some games multiplex objects over
+        # alternate frames, and a scripted player may need to see them all.
+        reward = 0.0
+        self.frame_rams = []
+        for _ in range(self.frameskip):
+            reward += self.ale.act(ale_action, 1.0)
+            self.frame_rams.append(self.ale.getRAM())
+        terminated = self.ale.game_over(with_truncation=False)
+        truncated = self.ale.game_truncated()
+        obs = self.ale.getScreenRGB()
+        info = {
+            "lives": self.ale.lives(),
+            "episode_frame_number": self.ale.getEpisodeFrameNumber(),
+            "frame_number": self.ale.getFrameNumber(),
+        }
         self._steps += 1
         if self.max_episode_steps is not None and self._steps >= self.max_episode_steps:
             truncated = True

@@ -25,7 +25,7 @@ def action_space() -> spaces.Dict:
     items: dict[str, spaces.Space] = {name: spaces.Discrete(2) for name in BUTTONS}
     for stick in STICKS:
         items[stick] = spaces.Box(-1.0, 1.0, (2,), np.float32)
-    return spaces.Dict(items)
+    return spaces.Dict(items, sort_keys=False)  # keep the contract order, sticks last
 
 
 def state_to_action(state: State) -> dict[str, Any]:

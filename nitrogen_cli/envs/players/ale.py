@@ -170,14 +170,18 @@ class SpaceInvadersPlayer(HumanlikePlayer):
         self._drift = 0.0
 
     def snapshot(self, obs: np.ndarray, info: dict[str, Any], game: Any) -> Any:
-        return obs[self.FIELD[0] : self.FIELD[1]], game.ram().copy()
+        # Bombs are multiplexed over alternate frames: read them from every frame's RAM.
+        bombs = []
+        for ram in game.frame_rams:
+            for i in (0, 1):
+                x, y = float(ram[83 + i]) - 2, 2 * float(ram[81 + i]) + 4
+                if 100 <= y <= 192:
+                    bombs.append(x)
+        return obs[self.FIELD[0] : self.FIELD[1]], bombs
 
     def intent(self, seen: Any, info: dict[str, Any], game: Any) -> Intent:
-        frame, ram = seen
+        frame, bombs = seen
         cannon = float(game.ram()[28]) + 2
-        # Bombs come from RAM: they are drawn only on every other frame, which a video at
-        # 30 fps may never show. Bomb i is at x = ram[83 + i] - 2, y = 2 * ram[81 + i] + 4.
-        bombs = [float(ram[83 + i]) - 2 for i in (0, 1) if 100 <= 2 * float(ram[81 + i]) + 4 <= 192]
         if any(abs(x - cannon) < 10 for x in bombs):  # step to where the bombs are farthest
             room = {
                 d: min(abs(x - np.clip(cannon + 10 * d, 25, 135)) for x in bombs)

@@ -90,7 +90,7 @@ class ShooterPlayer(DoomPlayer):
         chosen = [t for t in monsters if t[3] == self._target]
         if not chosen:
             chosen = [min(monsters, key=lambda t: math.hypot(t[1] - me[0], t[2] - me[1]))]
-        name, x, y, ident = chosen[0]
+        _, x, y, ident = chosen[0]
         self._target = ident
         dist = max(1.0, math.hypot(x - me[0], y - me[1]))
         error = wrap(bearing(me, (x, y)) - angle)
