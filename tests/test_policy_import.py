@@ -242,3 +242,32 @@ def test_pickled_configs(tiny_ng, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         import_checkpoint(tmp_path / "x.pt", tmp_path / "x")
     import_checkpoint(tmp_path / "x.pt", tmp_path / "x", trust_pickle=True)
     assert ckpt.read_config(tmp_path / "x").action_layout == "ng25-old"
+
+
+def test_fine_tune_an_imported_checkpoint(tiny_ng, tmp_path: Path) -> None:
+    """Contract actions become the released 25-number layout for the loss."""
+    from nitrogen_cli.policy.toy import write_toy
+
+    path, _, _ = tiny_ng
+    start = import_checkpoint(path, tmp_path / "ck")
+    toy = write_toy(tmp_path / "toy.dataset.h5", n_frames=24, segment_len=24, size=32)
+    args = [
+        "train",
+        str(toy),
+        "-o",
+        str(tmp_path / "run"),
+        "--init",
+        str(start),
+        "--max-steps",
+        "2",
+    ]
+    result = CliRunner().invoke(app, [*args, "-b", "4", "--lr", "1e-3", "-q"])
+    assert result.exit_code == 0, result.stderr
+    final = Path(result.stdout.strip())
+    cfg = ckpt.read_config(final)
+    assert (cfg.action_layout, cfg.chunk, cfg.action_shift, cfg.fps) == ("ng25-old", 18, 3, 30.0)
+    before, after = ckpt.read_weights(start), ckpt.read_weights(final, ema=False)
+    assert not torch.equal(before["dit.proj_out.weight"], after["dit.proj_out.weight"])
+    assert (
+        len(Policy.load(final).predict(np.zeros((1, 32, 32, 3), np.uint8), euler_steps=2)[0]) == 18
+    )

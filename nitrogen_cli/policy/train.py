@@ -550,6 +550,8 @@ def _train(
             scheduler.step()
             ema.update(raw, step)
             step += 1
+            if dd.main:
+                bar(step)
             window_loss += float(step_loss)
             window_steps += 1
             if step % cfg.log_every == 0 or step == cfg.max_steps:
@@ -562,7 +564,7 @@ def _train(
                         run / METRICS,
                         {"step": step, "loss": loss_mean, "lr": lr, "samples_per_s": sps},
                     )
-                    bar(step, loss_mean, sps)
+                    bar(step, loss=loss_mean, sps=sps)
                     if not reporter.interactive:
                         reporter.debug(
                             f"step {step}/{cfg.max_steps} loss {loss_mean:.4f} lr {lr:.2e} "
@@ -618,7 +620,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 def _progress(reporter: Reporter | None, start: int, total: int) -> Iterator[Any]:
     """A rich bar with the loss and samples/s, on a terminal only."""
     if reporter is None or not reporter.interactive:
-        yield lambda step, loss, sps: None
+        yield lambda step, **fields: None
         return
     from rich.progress import (
         BarColumn,
@@ -639,4 +641,4 @@ def _progress(reporter: Reporter | None, start: int, total: int) -> Iterator[Any
         transient=True,
     ) as bar:
         task = bar.add_task("train", total=total, completed=start, loss=float("nan"), sps=0.0)
-        yield lambda step, loss, sps: bar.update(task, completed=step, loss=loss, sps=sps)
+        yield lambda step, **fields: bar.update(task, completed=step, **fields)
