@@ -6,12 +6,15 @@
 Scored frames: those the extraction decoded, where the truth shows the overlay at the
 placement the actions file read (an overlay that moved elsewhere or vanished cannot be
 read there; those frames are counted, not scored). Figures:
-  - stick R² per axis (lx, ly, rx, ry), over the frames of templates that show the stick;
+  - stick R² per axis (lx, ly, rx, ry), over the frames of templates that show the stick
+    (nan for an axis the truth hardly moves: variance under MIN_VARIANCE, where R²
+    measures only the reading's noise against the player's);
   - button accuracy: the share of (frame, shown button) pairs read right; and the share
     of frames with every shown button right;
   - F1 per button (with its count of pressed frames), so that a rare button cannot hide
     behind the many frames where nothing is pressed;
-  - the same per skin (template id).
+  - the same per skin (template id), and over the skins the parser saw in training and
+    those it never saw (the actions files record which skin groups were held out).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from nitrogen_cli.batch import NitrogenError, base_name
 
 AXES = ("lx", "ly", "rx", "ry")
 MIN_SUPPORT = 5  # pressed frames a button needs for its F1 to count in "min F1"
+MIN_VARIANCE = 1e-3  # an axis whose truth varies less than this is not scored (R² is nan)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Pair:
     scored: np.ndarray  # (N,) bool
     shown: np.ndarray  # (19,) bool over ELEMENTS
     frames: int  # rows of the truth
+    held_out: bool | None = None  # was the skin's group left out of the parser's training?
     note: str = ""
 
 
@@ -79,6 +84,7 @@ def load_pair(actions_path: str | Path, truth_path: str | Path) -> Pair:
         valid = formats.read_valid(f)
         shown = formats.read_shown(f)
         ov = formats.read_overlay(f)
+        parser = formats.read_meta(f).get("parser") or {}
     with formats.open_file(truth_path, "truth") as f:
         true, tidx = formats.read_actions(f)
         tov = formats.read_overlay(f)
@@ -112,16 +118,24 @@ def load_pair(actions_path: str | Path, truth_path: str | Path) -> Pair:
     if tov.get("template") and ov.get("template") != tov.get("template"):
         note = f"read as {ov.get('template')}, truth {tov.get('template')}"
     skin = str(tov.get("template") or ov.get("template") or "?")
-    return Pair(base_name(truth_path), skin, p, true, scored, np.asarray(shown, bool), n, note)
+    held = parser.get("held_out") if isinstance(parser, dict) else None
+    held_out = None if held is None else skin_group(skin) in set(held)
+    shown = np.asarray(shown, bool)
+    return Pair(base_name(truth_path), skin, p, true, scored, shown, n, held_out, note)
+
+
+def skin_group(template_id: str) -> str:
+    """`builtin/<family>` for a built-in skin, the preset folder otherwise (the groups the
+    parser's training holds out)."""
+    head, _, rest = template_id.partition("/")
+    return f"builtin/{rest.split('-')[0]}" if head == "builtin" else head
 
 
 # -- figures -----------------------------------------------------------------------------------
 def _r2(pred: np.ndarray, true: np.ndarray) -> float:
-    if len(true) < 2:
+    if len(true) < 2 or float(true.var()) < MIN_VARIANCE:
         return float("nan")
     sst = float(((true - true.mean()) ** 2).sum())
-    if sst <= 1e-9:
-        return float("nan")
     return 1.0 - float(((pred - true) ** 2).sum()) / sst
 
 
@@ -189,9 +203,15 @@ def evaluate(pairs: Sequence[Pair]) -> dict[str, Any]:
     skins: dict[str, list[Pair]] = {}
     for p in pairs:
         skins.setdefault(p.skin, []).append(p)
+    out: dict[str, Any] = {"overall": figures(pairs)}
+    for label, flag in (("seen", False), ("held_out", True)):
+        part = [p for p in pairs if p.held_out is flag]
+        if part:
+            out[label] = figures(part)
     return {
-        "overall": figures(pairs),
+        **out,
         "skins": {s: figures(ps) for s, ps in sorted(skins.items())},
+        "held_out_skins": sorted({p.skin for p in pairs if p.held_out}),
         "videos": [
             {
                 "id": p.id,
@@ -210,13 +230,19 @@ def evaluate_files(actions: Sequence[str | Path], truth_dir: str | Path) -> dict
 
 
 def skin_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The per-skin table (and an `all` row): what `nitrogen eval extraction` prints."""
-    cols = ["skin", "frames", "button_acc", "frame_acc", "min_f1", *[f"r2_{a}" for a in AXES]]
+    """The per-skin table, then `seen`, `held_out` (skins the parser never trained on, when
+    the actions files say) and `all` rows: what `nitrogen eval extraction` prints."""
+    cols = ["skin", "held_out", "frames", "button_acc", "frame_acc", "min_f1"]
+    cols += [f"r2_{a}" for a in AXES]
+    held = set(report.get("held_out_skins", []))
+    totals = [(k, report[k]) for k in ("seen", "held_out") if k in report]
     rows = []
-    for name, f in [*report["skins"].items(), ("all", report["overall"])]:
+    for name, f in [*report["skins"].items(), *totals, ("all", report["overall"])]:
+        mark = name in held if name in report["skins"] else "-"
         rows.append(
             [
                 name,
+                mark,
                 f["frames"],
                 f["button_accuracy"],
                 f["frame_accuracy"],

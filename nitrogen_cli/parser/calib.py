@@ -191,12 +191,13 @@ class Presence:
         return ((x @ self.ref) / np.maximum(n, 1e-6)).astype(np.float32)
 
 
-def presence_score(z: np.ndarray) -> np.ndarray:
-    """Raw correlations over a video -> [0, 1]: 1 at the video's usual level (its 90th
-    percentile), 0 at no correlation."""
+def presence_score(z: np.ndarray, shown: float = 0.4) -> np.ndarray:
+    """Raw correlations over a video -> [0, 1]: 1 at the level usual where the overlay
+    shows (the median of the frames above `shown`), 0 at no correlation."""
     if len(z) == 0:
         return z
-    ref = float(np.percentile(z, 90))
+    above = z[z >= shown]
+    ref = float(np.median(above)) if len(above) >= 5 else float(np.percentile(z, 90))
     if ref <= 0.15:  # the overlay barely stands out anywhere: do not judge by it
         return np.ones_like(z)
     return np.clip((z - 0.1) / (0.8 * ref - 0.1), 0.0, 1.0).astype(np.float32)
@@ -232,3 +233,45 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
         return 1.0
     top = float(np.percentile(np.abs(xy), q))
     return top if top > 1.03 else 1.0
+
+
+# -- buttons, after the whole video -----------------------------------------------------
+def button_threshold(z: np.ndarray, max_shift: float = 4.0, separation: float = 4.0) -> float:
+    """The logit above which a button counts as pressed in this video: 0 (the network's
+    own boundary), unless its readings fall in two clear clusters (released, pressed)
+    that 0 does not cleanly split; then the widest gap between the two.
+
+    Within one video a button's two looks are drawn the same way every time, so its
+    readings cluster; a skin the network reads a little off shifts both clusters, not
+    their order. The clusters must be well apart, each near its own side of 0, and the
+    new boundary within `max_shift` of 0; otherwise the network's boundary stands.
+    """
+    z = np.sort(np.asarray(z, np.float64).reshape(-1))
+    n = len(z)
+    if n < 20:
+        return 0.0
+    # best 2-cluster split of the sorted readings (Otsu on 1-D data)
+    c = np.cumsum(z)
+    k = np.arange(1, n)  # split after k readings
+    m1 = c[:-1] / k
+    m2 = (c[-1] - c[:-1]) / (n - k)
+    between = k * (n - k) * (m1 - m2) ** 2
+    lo = max(2, int(0.002 * n))
+    between[: lo - 1] = -1
+    between[n - lo :] = -1
+    j = int(np.argmax(between))
+    if between[j] <= 0:
+        return 0.0
+    split = j + 1
+    a, b = z[:split], z[split:]
+    sd = np.sqrt((a.var() + b.var()) / 2) + 1e-6
+    if (b.mean() - a.mean()) / sd < separation:
+        return 0.0
+    if a.mean() > 1.0 or b.mean() < -1.0:  # both clusters on one side: not a press/release pair
+        return 0.0
+    t = 0.5 * (a[-1] + b[0])
+    if not -max_shift <= t <= max_shift:
+        return 0.0
+    if (a[-1] < 0 < b[0]) or a[-1] == b[0]:
+        return 0.0  # 0 already splits them cleanly
+    return float(t)

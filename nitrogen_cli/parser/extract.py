@@ -33,16 +33,20 @@ from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.parser import calib
 from nitrogen_cli.parser.geometry import CanvasMap, i420_crop
-from nitrogen_cli.parser.looks import Looks, build_looks, nearest_cell, stick_bank, zncc
+from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, nearest_cell
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
+
+SHOWN = 0.4  # a frame whose overlay pixels correlate this well with it at rest shows it
 
 
 @dataclass
 class ExtractConfig:
     batch: int = 128  # frames parsed together
     calib_frames: int = 60  # frames the calibration wants (showing the overlay)
-    calib_max: int = 450  # frames it waits for them at most
+    calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
+    refine: bool = True  # per-video button boundaries (calib.button_threshold)
+    keep_readings: bool = False  # hand the raw readings back (ExtractResult.readings)
     checkpoint: str | None = None  # None: the shipped one
 
 
@@ -70,6 +74,7 @@ class ExtractResult:
     seconds: float
     note: str = ""  # why some frames are missing (a truncated or corrupt video)
     stats: dict[str, Any] = field(default_factory=dict)
+    readings: Any = None  # (Readings, Looks, OverlayInfo, video info, Calibration) if asked
 
 
 class FrameParser:
@@ -92,7 +97,11 @@ class FrameParser:
         self.btn_bg, self.thumb_bg = chw(bg_b), chw(bg_t)
         # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks
         self.btn_looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
-        self.banks = [stick_bank(L, k, cal.gain, bg_s[k]) for k in range(self.ns)]
+        pc = net.cfg
+        self.banks = [
+            StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
+            for k in range(self.ns)
+        ]
         self.thumb_looks = [
             torch.as_tensor(L.thumb_looks[k]).permute(1, 2, 0, 5, 3, 4).contiguous()
             for k in range(self.ns)
@@ -163,7 +172,7 @@ class FrameParser:
                     tl = np.zeros(B, np.float32)
                     pk = np.zeros(B, np.float32)
                     if len(rows):
-                        maps = zncc(stk[rows, k], self.banks[k], self.G)
+                        maps = self.banks[k].scores(stk[rows, k])
                         pk[rows] = maps.reshape(len(rows), -1).max(axis=1)
                         pred, _ = self.net.sticks(torch.as_tensor(maps))
                         xy[rows] = pred.numpy()
@@ -303,8 +312,8 @@ def _extract(
     exact = False
     parser: FrameParser | None = None
     pending: list[tuple[int, np.ndarray]] = []  # (index, roi) awaiting a batch
-    calib_rois: list[tuple[int, np.ndarray]] = []
-    probe_z: list[float] = []
+    calib_rois: list[tuple[int, np.ndarray, float]] = []  # frames that show the overlay
+    unclear: list[tuple[int, np.ndarray, float]] = []  # frames that may not
     note = ""
     cal: Calibration | None = None
     probe_pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
@@ -326,19 +335,35 @@ def _extract(
         if progress:
             progress(len(items))
 
-    def start(buffer: list[tuple[int, np.ndarray]]) -> None:
+    def absent(items: list[tuple[int, float]]) -> None:
+        """Frames met before calibration that do not show the overlay at its place: rows
+        read as released and centred, with their (low) presence, unparsed."""
+        if not items:
+            return
+        n = len(items)
+        reads.index.append(np.array([i for i, _ in items], np.int64))
+        reads.button.append(np.full((n, len(looks.buttons)), -20.0, np.float32))
+        reads.stick.append(np.zeros((n, len(looks.sticks), 2), np.float32))
+        reads.thumb.append(np.full((n, len(looks.sticks)), -20.0, np.float32))
+        reads.peak.append(np.zeros((n, len(looks.sticks)), np.float32))
+        reads.presence.append(np.array([z for _, z in items], np.float32))
+        if progress:
+            progress(n)
+
+    def start(buffer: list[tuple[int, np.ndarray, float]]) -> None:
         """Calibrate on the buffered frames that show the overlay best, then parse them."""
         nonlocal cal
-        z = np.array(probe_z, np.float32)
+        z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
-        keep = [r for (_, r), zi in zip(buffer, z, strict=True) if zi >= 0.6 * best]
+        keep = [r for _, r, zi in buffer if zi >= 0.6 * best]
         cal = calibrate(keep[-cfg.calib_frames :], cmap, looks)
         log(
             f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
         )
-        for j in range(0, len(buffer), cfg.batch):
-            flush(buffer[j : j + cfg.batch])
+        items = [(i, r) for i, r, _ in buffer]
+        for j in range(0, len(items), cfg.batch):
+            flush(items[j : j + cfg.batch])
 
     decoded = 0
     try:
@@ -351,14 +376,27 @@ def _extract(
                 roi = cmap.roi_rgb(frame, exact=exact)
             decoded += 1
             if cal is None:
-                # wait for enough frames that show the overlay (it may start hidden)
-                calib_rois.append((index, roi))
-                probe_z.append(float(probe_pres(cmap.from_rgb_roi(roi)[None])[0]))
-                z = np.array(probe_z)
-                shown = int((z >= max(0.3, 0.6 * float(z.max()))).sum())
-                if len(calib_rois) >= cfg.calib_max or shown >= cfg.calib_frames:
+                # Calibrate on frames that show the overlay (it may start hidden, or
+                # elsewhere). Frames that do not are set aside unread, but the latest
+                # few are kept in case the overlay never stands out clearly.
+                z = float(probe_pres(cmap.from_rgb_roi(roi)[None])[0])
+                if z >= SHOWN:
+                    calib_rois.append((index, roi, z))
+                else:
+                    unclear.append((index, roi, z))
+                    if len(unclear) > cfg.calib_max:
+                        i0, _, z0 = unclear.pop(0)
+                        absent([(i0, z0)])
+                if len(calib_rois) >= cfg.calib_frames or (
+                    calib_rois and len(calib_rois) + len(unclear) >= cfg.calib_max
+                ):
+                    absent([(i, zi) for i, _, zi in unclear])
+                    unclear = []
                     start(calib_rois)
                     calib_rois = []
+                elif not calib_rois and len(unclear) >= cfg.calib_max:
+                    start(unclear)  # no frame stands out: the best of the latest
+                    unclear = []
                 continue
             pending.append((index, roi))
             if len(pending) >= cfg.batch:
@@ -367,7 +405,11 @@ def _extract(
     except vid.VideoError as exc:
         note = f"video decoding stopped after {decoded} frames: {exc}"
     if cal is None:
-        start(calib_rois)
+        if calib_rois:
+            absent([(i, zi) for i, _, zi in unclear])
+            start(calib_rois)
+        else:
+            start(unclear)
     flush(pending)
     if decoded == 0:
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
@@ -375,6 +417,8 @@ def _extract(
     result = _finish(reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal)
     result.seconds = time.perf_counter() - t0
     result.decoded = decoded
+    if cfg.keep_readings:
+        result.readings = (reads, looks, ov, vinfo, cal)
     if parser is not None:
         total = parser.parsed + parser.reused
         result.stats["reused"] = parser.reused / total if total else 0.0
@@ -406,9 +450,12 @@ def _finish(
     stk = reads.cat("stick", (ns, 2))
     thm = reads.cat("thumb", (ns,))
     pres_raw = reads.cat("presence", ())
-    n_rows = max(int(vinfo.frame_count), int(index.max()) + 1 if len(index) else 0)
-    if note and n_rows <= (int(index.max()) + 1 if len(index) else 0):
-        n_rows = int(index.max()) + 1 if len(index) else 0
+    # as many rows as the video has frames: what detection counted, what the container
+    # says now, or what decoded, whichever is most (frames that did not decode are marked)
+    seen = int(index.max()) + 1 if len(index) else 0
+    n_rows = max(int(ov.info.get("frame_count") or 0), int(vinfo.frame_count), seen)
+    if not note and n_rows - seen <= 2:  # a count estimated from the duration is often off by one
+        n_rows = seen
     # one row per frame; where a frame decoded twice, the first reading wins
     row_of = np.full(n_rows, -1, np.int64)
     order = np.argsort(index, kind="stable")[::-1]
@@ -420,10 +467,26 @@ def _finish(
         note = f"{missing} of {n_rows} frames could not be decoded"
 
     presence = calib.presence_score(pres_raw)
-    prob = 1 / (1 + np.exp(-btn))
+    # buttons: per video, the boundary between a button's two clusters of readings
+    good = presence > 0.5
+    thresholds: dict[str, float] = {}
+    btn_t = np.zeros(nb, np.float32)
+    thm_t = np.zeros(ns, np.float32)
+    if cfg.refine:
+        for j, slot in enumerate(looks.buttons):
+            btn_t[j] = calib.button_threshold(btn[good, j])
+            if btn_t[j]:
+                thresholds[slot.name] = float(btn_t[j])
+        for k, slot in enumerate(looks.sticks):
+            if slot.thumb is not None:
+                thm_t[k] = calib.button_threshold(thm[good, k])
+                if thm_t[k]:
+                    thresholds[slot.thumb] = float(thm_t[k])
+
+    prob = 1 / (1 + np.exp(-(btn - btn_t)))
     certainty = np.abs(2 * prob - 1).mean(axis=1) if nb else np.ones(len(index), np.float32)
     if ns:
-        tprob = 1 / (1 + np.exp(-thm))
+        tprob = 1 / (1 + np.exp(-(thm - thm_t)))
         has = np.array([s.thumb is not None for s in looks.sticks])
         if has.any():
             tc = np.abs(2 * tprob[:, has] - 1)
@@ -435,7 +498,6 @@ def _finish(
     stick_info: dict[str, Any] = {}
     for k, s in enumerate(looks.sticks):
         xy = stk[:, k]
-        good = presence > 0.5
         c = calib.stick_center(xy[good] if good.sum() > 20 else xy)
         v = xy - c
         scale = calib.stick_scale(v[good] if good.sum() > 20 else v)
@@ -449,10 +511,10 @@ def _finish(
     confidence = np.zeros(n_rows, np.float32)
     r = row_of[valid]
     for j, slot in enumerate(looks.buttons):
-        buttons[valid, BUTTON_INDEX[slot.name]] = btn[r, j] > 0
+        buttons[valid, BUTTON_INDEX[slot.name]] = btn[r, j] > btn_t[j]
     for k, slot in enumerate(looks.sticks):
         if slot.thumb is not None:
-            buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > 0
+            buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > thm_t[k]
     j_left[valid] = sticks_out[r, 0]
     j_right[valid] = sticks_out[r, 1]
     confidence[valid] = conf_read[r]
@@ -472,7 +534,11 @@ def _finish(
             frame_count=n_rows,
             frames_decoded=int(valid.sum()),
             template=str(ov.template.id),
-            parser=dict(config=info.get("config", {}), parameters=info.get("parameters")),
+            parser=dict(
+                config=info.get("config", {}),
+                parameters=info.get("parameters"),
+                held_out=info.get("train", {}).get("holdout", []),
+            ),
             calibration={
                 "gain": [float(v) for v in (cal.gain if cal else np.ones(3))],
                 "background": [
@@ -483,6 +549,7 @@ def _finish(
                 "canvas_scale": looks.scale,
             },
             sticks=stick_info,
+            thresholds=thresholds,
             decode_note=note or None,
             elements=[e for e in ELEMENTS if e in set(ov.template.shows)],
         )

@@ -186,24 +186,60 @@ def expected(looks: np.ndarray, gain: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return looks[..., :3] * g + (1 - looks[..., 3:4] * g) * np.asarray(bg, np.float32)
 
 
-def stick_bank(looks: Looks, i: int, gain: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """(2 * G * G, Ss * Ss * 3) float32: stick i's candidates (released, then clicked; rows
-    gy, gx), zero-mean and unit-norm, ready for `zncc`."""
-    e = expected(looks.stick_looks[i].astype(np.float32), gain, bg)
-    flat = e.reshape(2 * looks.grid * looks.grid, -1)
-    flat = flat - flat.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(flat, axis=1, keepdims=True)
-    return np.ascontiguousarray(flat / np.maximum(norm, 1e-6), dtype=np.float32)
+HIGHPASS = 2.0  # sigma (stick-crop pixels) of the blur a stick's crops lose before matching
 
 
-def zncc(obs: np.ndarray, bank: np.ndarray, grid: int) -> np.ndarray:
-    """Zero-normalised correlation of crops (F, Ss, Ss, 3) with a stick bank:
-    (F, 2, G, G) in [-1, 1] (a flat crop correlates 0 with everything)."""
-    x = obs.reshape(len(obs), -1).astype(np.float32)
-    x = x - x.mean(axis=1, keepdims=True)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.maximum(n, 1e-3)
-    return (x @ bank.T).reshape(len(obs), 2, grid, grid)
+class StickBank:
+    """A stick's candidates (drawn at every grid cell, released then clicked), ready to be
+    correlated with crops of its travel area.
+
+    The correlation is zero-normalised and weighted towards the pixels the stick can
+    change (where the candidates differ): the body around the travel area says nothing
+    about the stick's position, and where the overlay is translucent it only lets the
+    game's own texture in.
+    """
+
+    def __init__(
+        self,
+        looks: Looks,
+        i: int,
+        gain: np.ndarray,
+        bg: np.ndarray,
+        floor: float = 0.1,
+        highpass: float = HIGHPASS,
+    ):
+        e = expected(looks.stick_looks[i].astype(np.float32), gain, bg)
+        self.grid = looks.grid
+        self.highpass = highpass
+        n, Ss = 2 * looks.grid * looks.grid, looks.stick_size
+        flat = self._filter(e.reshape(n, Ss, Ss, 3)).reshape(n, -1)
+        w = flat.std(axis=0)
+        w = w / max(float(w.max()), 1e-6)
+        w = np.maximum(w, floor).astype(np.float32)
+        self.w = w / w.sum()
+        self.sw = np.sqrt(w).astype(np.float32)
+        self.bank = self._normed(flat)
+
+    def _normed(self, x: np.ndarray) -> np.ndarray:
+        x = x - (x @ self.w)[:, None]
+        x = x * self.sw
+        n = np.linalg.norm(x, axis=1, keepdims=True)
+        return np.ascontiguousarray(x / np.maximum(n, 1e-4), dtype=np.float32)
+
+    def _filter(self, imgs: np.ndarray) -> np.ndarray:
+        """Detail only (minus a blur): a smooth background behind a translucent overlay
+        drops out, the stick's edges stay."""
+        if self.highpass <= 0:
+            return imgs
+        out = np.empty_like(imgs, dtype=np.float32)
+        for k, im in enumerate(imgs):
+            out[k] = im - cv2.GaussianBlur(im, (0, 0), self.highpass)
+        return out
+
+    def scores(self, obs: np.ndarray) -> np.ndarray:
+        """Crops (F, Ss, Ss, 3) -> correlations (F, 2, G, G) in [-1, 1]."""
+        x = self._normed(self._filter(obs.astype(np.float32)).reshape(len(obs), -1))
+        return (x @ self.bank.T).reshape(len(obs), 2, self.grid, self.grid)
 
 
 def nearest_cell(xy: np.ndarray, grid: int) -> np.ndarray:

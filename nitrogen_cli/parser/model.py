@@ -48,6 +48,8 @@ class ParserConfig:
     width: int = 16  # comparator channels
     stick_width: int = 16  # heat-map refiner channels
     window: int = 2  # soft-argmax window: peak cell +- this
+    stick_highpass: float = 2.0  # blur sigma stick crops lose before matching (0: none)
+    stick_floor: float = 0.1  # least weight of a pixel no stick position changes (1: even)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParserConfig:

@@ -25,7 +25,7 @@ from nitrogen_cli.actions import BUTTONS, STICKS, TRIGGER_THRESHOLD, TRIGGERS, S
 from nitrogen_cli.overlays import Renderer, Template
 from nitrogen_cli.overlays.render import PIXEL_ART_MAX
 from nitrogen_cli.parser.geometry import CanvasMap
-from nitrogen_cli.parser.looks import build_looks, nearest_cell, stick_bank, zncc
+from nitrogen_cli.parser.looks import StickBank, build_looks, nearest_cell
 from nitrogen_cli.parser.pipeline import calibrate
 
 DPAD = ("dpad_up", "dpad_down", "dpad_left", "dpad_right")
@@ -49,6 +49,8 @@ class ClipConfig:
     size: int = 16  # button crops
     stick_size: int = 32
     grid: int = 15
+    stick_highpass: float = 2.0
+    stick_floor: float = 0.1
     width: tuple[float, float] = (110.0, 560.0)  # overlay width in video pixels
     opacity: tuple[float, float] = (0.4, 1.0)
     opaque: float = 0.35  # share of clips at opacity 1
@@ -117,7 +119,7 @@ class Backgrounds:
                     for i in idx
                 ]
             )
-        if kind < 0.75:
+        if kind < 0.62:
             colour = rng.integers(0, 256, 3) if rng.random() < 0.6 else np.zeros(3, int)
             frames = np.empty((n, h, w, 3), np.uint8)
             frames[:] = colour.astype(np.uint8)
@@ -127,7 +129,33 @@ class Backgrounds:
                 img = frames[0] * (1 - ramp) + other * ramp
                 frames[:] = img.astype(np.uint8)
             return frames
+        if kind < 0.75:
+            return _card(rng, n, w, h)
         return _texture(rng, n, w, h)
+
+
+def _card(rng: np.random.Generator, n: int, w: int, h: int) -> np.ndarray:
+    """A still card or menu: flat colour, big text, bars and boxes (what streams show
+    between games), maybe sliding a little."""
+    big = np.empty((h + 16, w + 16, 3), np.uint8)
+    big[:] = rng.integers(0, 256, 3).astype(np.uint8)
+    for _ in range(int(rng.integers(1, 6))):
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x0, y0 = int(rng.integers(-20, w)), int(rng.integers(-20, h))
+        if rng.random() < 0.5:
+            x1, y1 = x0 + int(rng.integers(10, w)), y0 + int(rng.integers(4, h // 2 + 5))
+            cv2.rectangle(big, (x0, y0), (x1, y1), colour, -1)
+        else:
+            text = "".join(rng.choice(list("ABCDEFGHIJKLMNOPRSTUVW 0123456789"), 10))
+            scale = float(rng.uniform(0.6, 3.0))
+            cv2.putText(big, text, (x0, y0 + 30), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 3)
+    dx, dy = rng.integers(-1, 2, 2)
+    return np.stack(
+        [
+            big[8 + int(np.clip(dy * i, -8, 8)) :, 8 + int(np.clip(dx * i, -8, 8)) :][:h, :w]
+            for i in range(n)
+        ]
+    )
 
 
 def _texture(rng: np.random.Generator, n: int, w: int, h: int) -> np.ndarray:
@@ -226,18 +254,19 @@ def random_states(rng: np.random.Generator, shows: Sequence[str], n: int) -> lis
         if t not in shows:
             continue
         on = _runs(rng, n, float(rng.choice([0.0, 0.2, 0.4, 0.6])), float(rng.uniform(2, 12)))
-        full = rng.random() < 0.5
-        for i in np.flatnonzero(on):
-            trig[i, k] = 1.0 if full else rng.uniform(0.15, 1.0)
-        # now and then a frame part way, on the way in or out
-        edges = np.flatnonzero(np.diff(on.astype(np.int8)) != 0)
-        for e in edges:
-            if rng.random() < 0.3:
-                j = e if not on[e] else e + 1
-                if 0 <= j < n:
-                    trig[j, k] = (
-                        rng.uniform(0.0, 0.1) if rng.random() < 0.3 else rng.uniform(0.15, 0.6)
-                    )
+        depth = 1.0 if rng.random() < 0.5 else float(rng.uniform(0.15, 1.0))
+        slew = int(rng.integers(0, 4))  # frames a pull takes, as a thumb's travel does
+        run = 0
+        for i in range(n):
+            run = run + 1 if on[i] else 0
+            if on[i]:
+                trig[i, k] = depth * min(1.0, run / (slew + 1))
+        # now and then a frame part way out, and pulls right at the threshold
+        for e in np.flatnonzero(np.diff(on.astype(np.int8)) < 0):
+            if rng.random() < 0.3 and e + 1 < n:
+                trig[e + 1, k] = float(rng.choice([0.05, 0.1, 0.2, 0.33, 0.5])) * depth
+        edge = (trig[:, k] > 0) & (trig[:, k] < 0.3)
+        trig[edge & (rng.random(n) < 0.3), k] = TRIGGER_THRESHOLD
     sticks = {
         s: _stick_path(rng, n) if s in shows else np.zeros((n, 2), np.float32) for s in STICKS
     }
@@ -387,8 +416,8 @@ def make_clip(
     maps = np.zeros((n, ns, 2, G, G), np.float32)
     thumb_looks = np.zeros((n, ns, 2, cfg.size, cfg.size, 4), np.float32)
     for k in range(ns):
-        bank = stick_bank(looks, k, cal.gain, bg_s[k])
-        maps[:, k] = zncc(stick_obs[:, k], bank, G)
+        bank = StickBank(looks, k, cal.gain, bg_s[k], cfg.stick_floor, cfg.stick_highpass)
+        maps[:, k] = bank.scores(stick_obs[:, k])
         # the click is judged against looks at the cell nearest the stick (as read: the
         # reading is off by a cell now and then)
         cell = nearest_cell(stick_xy[:, k], G)

@@ -34,6 +34,7 @@ GAMES = ("Breakout", "MsPacman", "Enduro", "Seaquest", "Boxing", "Riverraid", "D
 @dataclass
 class TrainConfig:
     steps: int = 20000
+    minutes: float = 0.0  # a time budget: stop (and anneal) by then, whatever the steps
     batch: int = 384  # button crops per step
     thumb_batch: int = 64
     stick_batch: int = 128
@@ -123,7 +124,14 @@ def clip_config(cfg: TrainConfig) -> Any:
     from nitrogen_cli.parser.synth import ClipConfig
 
     m = ParserConfig.from_dict(cfg.model)
-    return ClipConfig(frames=cfg.frames, size=m.size, stick_size=m.stick_size, grid=m.grid)
+    return ClipConfig(
+        frames=cfg.frames,
+        size=m.size,
+        stick_size=m.stick_size,
+        grid=m.grid,
+        stick_highpass=m.stick_highpass,
+        stick_floor=m.stick_floor,
+    )
 
 
 # -- batches ----------------------------------------------------------------------------------
@@ -325,7 +333,11 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
             seen += 1
         log(f"train-parser: buffer warm ({seen} clips, {time.time() - t0:.0f} s)")
         running: dict[str, float] = {}
-        for step in range(1, cfg.steps + 1):
+        budget = cfg.minutes * 60 - (time.time() - t0) if cfg.minutes > 0 else 0.0
+        t_start = time.time()
+        step = 0
+        while step < cfg.steps:
+            step += 1
             while True:
                 try:
                     buffer.append(q.get_nowait())
@@ -333,6 +345,9 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
                 except queue.Empty:
                     break
             frac = step / cfg.steps
+            if budget > 0:  # the schedule follows whichever runs out first
+                frac = max(frac, (time.time() - t_start) / budget)
+            last = frac >= 1.0
             lr = cfg.lr * min(1.0, step / 300) * 0.5 * (1 + math.cos(math.pi * frac))
             for g in opt.param_groups:
                 g["lr"] = lr
@@ -345,16 +360,18 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
             for k, v in parts.items():
                 v = float(v.detach())
                 running[k] = 0.98 * running.get(k, v) + 0.02 * v
-            if step % 200 == 0 or step == cfg.steps:
+            if step % 200 == 0 or last:
                 msg = " ".join(f"{k} {v:.4f}" for k, v in running.items())
                 took = time.time() - t0
                 log(f"step {step}/{cfg.steps} clips {seen} {took:.0f}s lr {lr:.2e} {msg}")
-            if val and (step % cfg.val_every == 0 or step == cfg.steps):
+            if val and (step % cfg.val_every == 0 or last):
                 net.eval()
                 m = evaluate(net, val)
                 net.train()
                 history.append({"step": step, "seconds": round(time.time() - t0, 1), **m})
                 log(f"  held-out: {m}")
+            if last:
+                break
     finally:
         stop.set()
         for p in procs:
@@ -364,6 +381,7 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
     wall = time.time() - t0
     meta = {
         "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "steps": step,
         "clips_seen": seen,
         "wall_seconds": round(wall, 1),
         "command": " ".join(sys.argv),
@@ -381,6 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     d = TrainConfig()
     p.add_argument("--out", "-o", default="nitrogen_cli/parser/weights/parser")
     p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument(
+        "--minutes", type=float, default=d.minutes, help="Time budget (0: none): stop by then."
+    )
     p.add_argument("--workers", "-j", type=int, default=d.workers)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--frames", type=int, default=d.frames)
@@ -400,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = TrainConfig(
         steps=a.steps,
+        minutes=a.minutes,
         workers=a.workers,
         seed=a.seed,
         frames=a.frames,
