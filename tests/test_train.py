@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from nitrogen_cli.cli import app
 from nitrogen_cli.policy import checkpoint as ckpt
 from nitrogen_cli.policy.toy import write_toy
-from nitrogen_cli.policy.train import TrainConfig, train
+from nitrogen_cli.policy.train import TrainConfig, WarmupStableDecay, train
 
 REPO = Path(__file__).resolve().parents[1]
 # Small and fast: 8 global samples a step, no augmentation unless a test wants it.
@@ -240,3 +240,16 @@ def test_fps_resampling_and_bf16_run(toy: Path, tmp_path: Path) -> None:
     assert meta["model"].fps == 30.0 and meta["step"] == 2
     with h5py.File(other) as f:
         assert len(f["frames"]) == 16  # the file itself is left alone
+
+
+def test_schedule_and_a_longer_rerun(toy: Path, tmp_path: Path) -> None:
+    wsd = WarmupStableDecay(warmup=2, total=10, decay_steps=4)
+    assert [round(wsd(s), 3) for s in range(10)] == [0.5, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    args = ["train", str(toy), "-o", str(tmp_path / "r"), *FAST, "--warmup", "1", "--decay", "0.5"]
+    assert cli(*args, "--max-steps", "2", "--log-every", "1")[0] == 0
+    # The same run, asked for more steps, goes on under the longer run's schedule.
+    code, _, err = cli(*args, "--max-steps", "6", "--log-every", "1")
+    assert code == 0, err
+    lrs = [json.loads(x)["lr"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert len(lrs) == 6
+    assert lrs[2:] == pytest.approx([2e-3 * WarmupStableDecay(1, 6, 3)(s) for s in range(3, 7)])

@@ -225,8 +225,10 @@ def prune(run_dir: str | Path, keep: int) -> None:
     if not root.is_dir():
         return
     current = last(run_dir)
-    for leftover in root.glob(".step-*.tmp"):  # from a run killed mid-write
-        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in [*root.glob(".step-*.tmp"), *root.glob(".step-*.old")]:
+        shutil.rmtree(leftover, ignore_errors=True)  # from a run killed mid-write
+    for link in Path(run_dir).glob(f".{LAST}.*.tmp"):
+        link.unlink(missing_ok=True)
     steps = sorted(p for p in root.glob("step-*") if p.is_dir())
     for p in steps[: max(0, len(steps) - keep)]:
         if current is None or p.resolve() != current:

@@ -476,7 +476,9 @@ def _train(
         state = ckpt.read_state(resume)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scheduler.lr_lambdas[0] = schedule  # the schedule follows this run's --max-steps
+        # load_state_dict wrote the saved run's numbers into `schedule`; this run's
+        # --max-steps decides where the decay starts, so install a fresh one.
+        scheduler.lr_lambdas[0] = WarmupStableDecay(cfg.warmup_steps, cfg.max_steps, decay_steps)
         _set_rng_state(state["rng"])
         step = int(state["step"])
         reporter.debug(f"resuming {run} at step {step} from {resume}")
