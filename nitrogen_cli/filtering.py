@@ -253,14 +253,15 @@ def filter_file(
             formats.write_segments(out, result.segments)
             formats.write_chunks(out, result.chunks.as_dict(), asdict(cfg))
             formats.copy_overlay(f, out)
-            formats.write_meta(
-                out,
-                **{k: v for k, v in meta.items() if k not in ("fps",)},
-                fps=fps,
-                source_kind=kind,
-                frame_count=result.n_frames,
-                frames_kept=summary.frames_kept,
-            )
+            # The input's facts, with this stage's own facts taking precedence.
+            facts = {
+                **meta,
+                "fps": fps,
+                "source_kind": kind,
+                "frame_count": result.n_frames,
+                "frames_kept": summary.frames_kept,
+            }
+            formats.write_meta(out, **facts)
     return result
 
 
