@@ -8,7 +8,8 @@ placement the actions file read (an overlay that moved elsewhere or vanished can
 read there; those frames are counted, not scored). Figures:
   - stick R² per axis (lx, ly, rx, ry), over the frames of templates that show the stick
     (nan for an axis the truth hardly moves: variance under MIN_VARIANCE, where R²
-    measures only the reading's noise against the player's);
+    measures only the reading's noise against the player's jitter; `stick_r2_raw` has
+    them all);
   - button accuracy: the share of (frame, shown button) pairs read right; and the share
     of frames with every shown button right;
   - F1 per button (with its count of pressed frames), so that a rare button cannot hide
@@ -32,7 +33,10 @@ from nitrogen_cli.batch import NitrogenError, base_name
 
 AXES = ("lx", "ly", "rx", "ry")
 MIN_SUPPORT = 5  # pressed frames a button needs for its F1 to count in "min F1"
-MIN_VARIANCE = 1e-3  # an axis whose truth varies less than this is not scored (R² is nan)
+# An axis whose truth varies less than this (sd 0.1) is not scored: its R² is nan in the
+# tables. There the player only jitters (a pushed stick's noise is sd 0.04) and R² would
+# weigh sub-pixel reading noise against that tremor; `stick_r2_raw` keeps it anyway.
+MIN_VARIANCE = 0.01
 
 
 @dataclass
@@ -132,8 +136,8 @@ def skin_group(template_id: str) -> str:
 
 
 # -- figures -----------------------------------------------------------------------------------
-def _r2(pred: np.ndarray, true: np.ndarray) -> float:
-    if len(true) < 2 or float(true.var()) < MIN_VARIANCE:
+def _r2(pred: np.ndarray, true: np.ndarray, floor: float = MIN_VARIANCE) -> float:
+    if len(true) < 2 or float(true.var()) < max(floor, 1e-9):
         return float("nan")
     sst = float(((true - true.mean()) ** 2).sum())
     return 1.0 - float(((pred - true) ** 2).sum()) / sst
@@ -186,6 +190,10 @@ def figures(pairs: Sequence[Pair]) -> dict[str, Any]:
         a: _r2(np.concatenate(v[0]), np.concatenate(v[1])) if v[0] else float("nan")
         for a, v in axes.items()
     }
+    raw = {
+        a: _r2(np.concatenate(v[0]), np.concatenate(v[1]), 0.0) if v[0] else float("nan")
+        for a, v in axes.items()
+    }
     counted = [v["f1"] for v in f1.values() if v["pressed"] >= MIN_SUPPORT]
     finite = [v for v in r2.values() if np.isfinite(v)]
     return {
@@ -194,6 +202,7 @@ def figures(pairs: Sequence[Pair]) -> dict[str, Any]:
         "frame_accuracy": exact / frames if frames else float("nan"),
         "min_f1": float(np.nanmin(counted)) if counted else float("nan"),
         "stick_r2": r2,
+        "stick_r2_raw": raw,
         "stick_r2_mean": float(np.mean(finite)) if finite else float("nan"),
         "f1": f1,
     }

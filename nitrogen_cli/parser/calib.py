@@ -60,7 +60,11 @@ def background_map(mean_canvas: np.ndarray, rest: np.ndarray) -> np.ndarray:
 
 
 def fit_gain(
-    canvases: np.ndarray, rest: np.ndarray, static: np.ndarray, iters: int = 8
+    canvases: np.ndarray,
+    rest: np.ndarray,
+    static: np.ndarray,
+    iters: int = 8,
+    opaque: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(gain (3,), background map (h, w, 3)) that best explain O = g * P + (1 - g * A) * B
     on the unchanging overlay pixels of `canvases` (K, h, w, 3).
@@ -98,7 +102,36 @@ def fit_gain(
         r = o - g * c * P - w * B
         db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
     bmap = np.clip(bmap + db.astype(np.float32), 0, 1)
-    return (g * c).astype(np.float32), bmap
+    gain = (g * c).astype(np.float32)
+    return gain, see_through(canvases, rest, gain, bmap, opaque)
+
+
+def see_through(
+    canvases: np.ndarray,
+    rest: np.ndarray,
+    gain: np.ndarray,
+    bmap: np.ndarray,
+    opaque: np.ndarray | None = None,
+    least: float = 0.25,
+) -> np.ndarray:
+    """The background map, seen through the overlay where it lets enough through.
+
+    Under a translucent overlay the frames' median shows the game's steady parts (a HUD,
+    a side bar): there B = (O - g P) / (1 - g A), the overlay taken out (the median
+    ignores the odd frame with a press). Where less than `least` of the background comes
+    through, or where `opaque` says (a stick's travel: a stick is often held pushed for
+    longer than any median can ignore), the map spread in from the transparent pixels
+    is kept.
+    """
+    if len(canvases) < 3:
+        return bmap
+    med = np.median(canvases, axis=0)
+    through = 1 - rest[..., 3:4] * gain  # how much background a pixel shows
+    est = (med - rest[..., :3] * gain) / np.maximum(through, least)
+    w = np.clip((through - least) / (0.5 - least), 0, 1)
+    if opaque is not None:
+        w = w * (~opaque)[..., None]
+    return np.clip(w * est + (1 - w) * bmap, 0, 1).astype(np.float32)
 
 
 def fit_residual(
@@ -191,7 +224,7 @@ class Presence:
         return ((x @ self.ref) / np.maximum(n, 1e-6)).astype(np.float32)
 
 
-def presence_score(z: np.ndarray, shown: float = 0.4) -> np.ndarray:
+def presence_score(z: np.ndarray, shown: float = 0.3) -> np.ndarray:
     """Raw correlations over a video -> [0, 1]: 1 at the level usual where the overlay
     shows (the median of the frames above `shown`), 0 at no correlation."""
     if len(z) == 0:
@@ -205,24 +238,29 @@ def presence_score(z: np.ndarray, shown: float = 0.4) -> np.ndarray:
 
 # -- sticks, after the whole video -------------------------------------------------------
 def stick_center(
-    xy: np.ndarray, weight: np.ndarray | None = None, reach: float = 0.25
+    xy: np.ndarray, weight: np.ndarray | None = None, reach: float = 0.08, tight: float = 0.03
 ) -> np.ndarray:
-    """The rest position of a stick: the densest spot of its readings near the nominal
-    centre (a resting thumb keeps still, so rest is the sharpest cluster). (2,)"""
+    """The rest position of a stick: the densest spot of its readings within `reach` of
+    the nominal centre (a placement off by a pixel or so), if the stick ever rests there.
+    A resting thumb keeps still, so rest is a tight cluster: at least 3% of the readings
+    (and 10) within `tight` of one spot. A stick that never rests there keeps the
+    nominal centre (a slight push held a while is not a rest). (2,)"""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     if weight is not None:
         xy = xy[np.asarray(weight) > 0.5]
     near = xy[np.hypot(xy[:, 0], xy[:, 1]) < reach]
-    if len(near) < max(10, 0.02 * len(xy)):
+    need = max(10, 0.03 * len(xy))
+    if len(near) < need:
         return np.zeros(2)
-    bins = np.linspace(-reach, reach, 26)
+    step = tight
+    bins = np.arange(-reach, reach + step, step)
     hist, _, _ = np.histogram2d(near[:, 0], near[:, 1], bins=[bins, bins])
-    hist = cv2.GaussianBlur(hist.astype(np.float32), (3, 3), 0)
     i, j = np.unravel_index(int(np.argmax(hist)), hist.shape)
-    cx, cy = (bins[i] + bins[i + 1]) / 2, (bins[j] + bins[j + 1]) / 2
-    step = bins[1] - bins[0]
-    pts = near[(np.abs(near[:, 0] - cx) < 1.5 * step) & (np.abs(near[:, 1] - cy) < 1.5 * step)]
-    return np.median(pts, axis=0) if len(pts) else np.array([cx, cy])
+    spot = np.array([(bins[i] + bins[i + 1]) / 2, (bins[j] + bins[j + 1]) / 2])
+    pts = near[np.hypot(*(near - spot).T) < tight * 1.5]
+    if len(pts) < need:
+        return np.zeros(2)
+    return np.median(pts, axis=0)
 
 
 def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
@@ -232,7 +270,7 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
     if len(xy) < 20:
         return 1.0
     top = float(np.percentile(np.abs(xy), q))
-    return top if top > 1.03 else 1.0
+    return top if top > 1.05 else 1.0
 
 
 # -- buttons, after the whole video -----------------------------------------------------

@@ -26,17 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from nitrogen_cli import formats
 from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.parser import calib
-from nitrogen_cli.parser.geometry import CanvasMap, i420_crop
+from nitrogen_cli.parser.geometry import CanvasMap, i420_crop, plane
 from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, nearest_cell
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
-SHOWN = 0.4  # a frame whose overlay pixels correlate this well with it at rest shows it
+SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
 
 
 @dataclass
@@ -45,7 +46,7 @@ class ExtractConfig:
     calib_frames: int = 60  # frames the calibration wants (showing the overlay)
     calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
-    refine: bool = True  # per-video button boundaries (calib.button_threshold)
+    refine: bool = False  # per-video button boundaries (calib.button_threshold)
     keep_readings: bool = False  # hand the raw readings back (ExtractResult.readings)
     checkpoint: str | None = None  # None: the shipped one
 
@@ -97,6 +98,10 @@ class FrameParser:
         self.btn_bg, self.thumb_bg = chw(bg_b), chw(bg_t)
         # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks
         self.btn_looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
+        with torch.inference_mode():  # what every frame's crop of a button is compared with
+            self.btn_prep = net.button.prepare(
+                self.btn_looks, self.gain.expand(self.nb, 3), self.btn_bg
+            )
         pc = net.cfg
         self.banks = [
             StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
@@ -150,10 +155,8 @@ class FrameParser:
                 if len(rows):
                     obs = torch.as_tensor(btn[rows, slots]).permute(0, 3, 1, 2)
                     sl = torch.as_tensor(slots)
-                    n = len(rows)
-                    logit = self.net.buttons(
-                        obs, self.btn_looks[sl], self.gain.expand(n, 3), self.btn_bg[sl]
-                    ).numpy()
+                    prep = {k: v[sl] for k, v in self.btn_prep.items()}
+                    logit = self.net.button.compare(obs, prep).numpy()
                     vals = np.zeros((B, self.nb), np.float32)
                     vals[rows, slots] = logit
                 else:
@@ -249,6 +252,24 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
 
 
 # -- the whole video ---------------------------------------------------------------------------
+def _yuv_crop(frame: Any, roi: tuple[int, int, int, int]) -> list[np.ndarray]:
+    """Views of a yuv420p frame's planes under `roi` (every other pixel: enough to see a
+    change, at a quarter of the cost)."""
+    x0, y0, x1, y1 = roi
+    y = plane(frame, 0)[y0:y1:2, x0:x1:2]
+    u = plane(frame, 1)[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    v = plane(frame, 2)[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+    return [y, u, v]
+
+
+def _same(planes: list[np.ndarray], ref: list[np.ndarray], tol: int = 2) -> bool:
+    """Whether every sampled value is within `tol` of the reference's."""
+    for a, b in zip(planes, ref, strict=True):
+        if a.shape != b.shape or cv2.absdiff(a, b).max() > tol:
+            return False
+    return True
+
+
 def _checked_roi(cmap: CanvasMap, frame: Any) -> tuple[np.ndarray, bool]:
     """The first frame's crop, and whether the cheap I420 conversion matches the decoder's
     own (a video tagged BT.709 or full range does not: then the exact path is used)."""
@@ -274,7 +295,6 @@ def extract(
     Runs OpenCV and torch on one thread each while it works: the decoder's own threads
     take the other cores, and these small images gain nothing from more.
     """
-    import cv2
     import torch
 
     cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
@@ -312,26 +332,44 @@ def _extract(
     exact = False
     parser: FrameParser | None = None
     pending: list[tuple[int, np.ndarray]] = []  # (index, roi) awaiting a batch
+    still: list[np.ndarray] | None = None  # the last read frame's Y, U, V under the overlay
     calib_rois: list[tuple[int, np.ndarray, float]] = []  # frames that show the overlay
     unclear: list[tuple[int, np.ndarray, float]] = []  # frames that may not
     note = ""
     cal: Calibration | None = None
     probe_pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
 
-    def flush(items: list[tuple[int, np.ndarray]]) -> None:
-        nonlocal parser
+    last: dict[str, np.ndarray] = {}  # the latest frame's readings
+
+    def flush(items: list[tuple[int, np.ndarray | None]]) -> None:
+        """Parse a batch; an item without a crop (its frame's overlay rectangle did not
+        change at all) repeats the reading before it."""
+        nonlocal parser, last
         if not items:
             return
         assert cal is not None
         if parser is None:
             parser = FrameParser(net, looks, cal, cfg.reuse_tol)
-        canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for _, r in items])
-        crops = [looks.crops(c) for c in canv]
-        groups = [np.stack([c[j] for c in crops]) for j in range(3)]
-        out = parser.parse(*groups, cal.presence(canv))
+        real = [r for _, r in items if r is not None]
+        out: dict[str, np.ndarray] = {}
+        if real:
+            canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for r in real])
+            crops = [looks.crops(c) for c in canv]
+            groups = [np.stack([c[j] for c in crops]) for j in range(3)]
+            out = parser.parse(*groups, cal.presence(canv))
+        if len(real) < len(items):  # spread the parsed readings over the repeats
+            pos = np.cumsum([r is not None for _, r in items]) - 1
+            full = {}
+            for k in ("button", "stick", "thumb", "peak", "presence"):
+                src = out[k] if real else np.zeros((0, *last[k].shape[1:]), np.float32)
+                prev = last[k] if last else np.zeros((1, *src.shape[1:]), np.float32)
+                both = np.concatenate([prev, src])
+                full[k] = both[pos + 1]
+            out = full
         reads.index.append(np.array([i for i, _ in items], np.int64))
         for k, v in out.items():
             getattr(reads, k).append(v)
+        last = {k: v[-1:] for k, v in out.items()}
         if progress:
             progress(len(items))
 
@@ -372,6 +410,19 @@ def _extract(
                 roi, exact = _checked_roi(cmap, frame)
                 if exact:
                     log("colour: the decoder's own RGB conversion is used (not plain BT.601)")
+            elif cal is not None and not exact:
+                # a still overlay over a still background: the decoder often copies the
+                # very same pixels; then nothing needs converting or reading
+                planes = _yuv_crop(frame, cmap.roi)
+                if still is not None and _same(planes, still):
+                    decoded += 1
+                    pending.append((index, None))
+                    if len(pending) >= cfg.batch:
+                        flush(pending)
+                        pending = []
+                    continue
+                still = [p.copy() for p in planes]
+                roi = cmap.roi_rgb(frame)
             else:
                 roi = cmap.roi_rgb(frame, exact=exact)
             decoded += 1
@@ -394,9 +445,6 @@ def _extract(
                     unclear = []
                     start(calib_rois)
                     calib_rois = []
-                elif not calib_rois and len(unclear) >= cfg.calib_max:
-                    start(unclear)  # no frame stands out: the best of the latest
-                    unclear = []
                 continue
             pending.append((index, roi))
             if len(pending) >= cfg.batch:
@@ -408,7 +456,8 @@ def _extract(
         if calib_rois:
             absent([(i, zi) for i, _, zi in unclear])
             start(calib_rois)
-        else:
+        else:  # the overlay never stood out: read the last frames as best one can
+            log("the overlay never showed clearly at its place; calibrated on the last frames")
             start(unclear)
     flush(pending)
     if decoded == 0:
@@ -466,7 +515,7 @@ def _finish(
     if missing and not note:
         note = f"{missing} of {n_rows} frames could not be decoded"
 
-    presence = calib.presence_score(pres_raw)
+    presence = calib.presence_score(pres_raw, SHOWN)
     # buttons: per video, the boundary between a button's two clusters of readings
     good = presence > 0.5
     thresholds: dict[str, float] = {}

@@ -76,16 +76,13 @@ class ButtonNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(c + 4 * c, 32), nn.ReLU(), nn.Linear(32, 1))
 
     @staticmethod
-    def inputs(
-        obs: torch.Tensor, looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 32, S, S) comparator inputs and (B, 1, S, S) where the looks differ.
+    def prepare(looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor) -> dict:
+        """What a crop is compared with, which depends on the element (and video) alone:
+        computed once per element when many frames are read.
 
-        The looks are drawn with the video's gain over the estimated background; a second
-        copy is also fitted to the crop on the pixels a press does not change (per channel
-        a gain and an offset, held close to 1 and 0), so that local background and
-        opacity errors cancel. The crop, both pairs of looks and the residuals (scaled by
-        how much the looks differ) go in.
+        The looks are drawn with the video's gain over the estimated background
+        (er, ep); `keep` weighs the pixels a press does not change, `where` those it
+        does; `sigma` is how much the two looks differ.
         """
         g = gain[:, :, None, None]
         b = bg[:, :, None, None] if bg.dim() == 2 else bg
@@ -95,11 +92,28 @@ class ButtonNet(nn.Module):
         ep = pp * g + (1 - ap * g) * b
         mag = (ep - er).abs().sum(1, keepdim=True) + (ap - ar).abs()
         keep = (1 - mag / (mag.amax(dim=(2, 3), keepdim=True) + 1e-6)).clamp(0, 1) ** 2
-        fr, fp = _local_fit(obs, er, ep, keep)
         d = ep - er
         sigma = d.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 0.01
         gm = g.mean(1, keepdim=True)
-        x = torch.cat(
+        return {
+            "er": er,
+            "ep": ep,
+            "keep": keep,
+            "sigma": sigma,
+            "fixed": torch.cat([d / sigma, ar * gm, ap * gm], dim=1),
+            "where": mag / (mag.sum(dim=(2, 3), keepdim=True) + 1e-6),
+        }
+
+    @staticmethod
+    def inputs(obs: torch.Tensor, prep: dict) -> torch.Tensor:
+        """(B, 32, S, S) comparator inputs. A second copy of the looks is fitted to the
+        crop on the pixels a press does not change (per channel a gain and an offset,
+        held close to 1 and 0), so that local background and opacity errors cancel. The
+        crop, both pairs of looks and the residuals (scaled by how much the looks
+        differ) go in."""
+        er, ep, sigma = prep["er"], prep["ep"], prep["sigma"]
+        fr, fp = _local_fit(obs, er, ep, prep["keep"])
+        return torch.cat(
             [
                 obs,
                 er,
@@ -110,26 +124,25 @@ class ButtonNet(nn.Module):
                 (obs - ep) / sigma,
                 (obs - fr) / sigma,
                 (obs - fp) / sigma,
-                d / sigma,
-                ar * gm,
-                ap * gm,
+                prep["fixed"],
             ],
             dim=1,
         )
-        where = mag / (mag.sum(dim=(2, 3), keepdim=True) + 1e-6)
-        return x, where
+
+    def compare(self, obs: torch.Tensor, prep: dict) -> torch.Tensor:
+        """Crops (B, 3, S, S) and prepared looks (each with B rows) -> logits (B,)."""
+        f = self.pixel(self.inputs(obs, prep))
+        pooled = (f * prep["where"]).sum(dim=(2, 3))
+        h = self.conv(f)
+        feats = torch.cat([pooled, h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        return self.head(feats).squeeze(1)
 
     def forward(
         self, obs: torch.Tensor, looks: torch.Tensor, gain: torch.Tensor, bg: torch.Tensor
     ) -> torch.Tensor:
         """obs (B, 3, S, S), looks (B, 2, 4, S, S), gain (B, 3), bg (B, 3, S, S) (the
         background under the crop; or (B, 3)) -> logits (B,): above 0 means pressed."""
-        x, where = self.inputs(obs, looks, gain, bg)
-        f = self.pixel(x)
-        pooled = (f * where).sum(dim=(2, 3))
-        h = self.conv(f)
-        feats = torch.cat([pooled, h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
-        return self.head(feats).squeeze(1)
+        return self.compare(obs, self.prepare(looks, gain, bg))
 
 
 def _local_fit(

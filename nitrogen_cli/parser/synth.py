@@ -77,6 +77,8 @@ class Backgrounds:
         """Play each game with random inputs for a few seconds (games that fail to start
         are left out: procedural backgrounds still work)."""
         out: list[np.ndarray] = []
+        if not games:
+            return cls([])
         try:
             from nitrogen_cli.envs import make_env
         except Exception:  # pragma: no cover - envs are a hard dependency in practice

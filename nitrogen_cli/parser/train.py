@@ -51,6 +51,7 @@ class TrainConfig:
     templates: tuple[str, ...] = ()
     builtin: bool = True
     holdout: tuple[str, ...] = DEFAULT_HOLDOUT
+    only: tuple[str, ...] = ()  # use only these skin groups (tests; empty: all)
     games: tuple[str, ...] = GAMES  # games whose frames are drawn behind the overlays
     model: dict[str, Any] = field(default_factory=dict)  # ParserConfig overrides
 
@@ -63,13 +64,20 @@ def group_of(template_id: str) -> str:
     return head
 
 
-def template_groups(dirs: Sequence[str], builtin: bool) -> dict[str, list[Any]]:
+def template_groups(
+    dirs: Sequence[str], builtin: bool, only: Sequence[str] = ()
+) -> dict[str, list[Any]]:
+    """Templates by skin group (only the groups in `only`, when given)."""
     from nitrogen_cli import overlays
 
+    pool = overlays.load_templates([Path(d) for d in dirs], builtin and not only)
+    if builtin and only:  # draw only the built-in skins asked for (each takes a while)
+        pool += [overlays.builtin_template(i) for i in overlays.skin_ids() if group_of(i) in only]
     groups: dict[str, list[Any]] = {}
-    for t in overlays.load_templates([Path(d) for d in dirs], builtin):
-        if t.shows:
-            groups.setdefault(group_of(t.id), []).append(t)
+    for t in pool:
+        g = group_of(t.id)
+        if (not only or g in only) and t.shows:
+            groups.setdefault(g, []).append(t)
     return groups
 
 
@@ -88,7 +96,7 @@ def pick(rng: np.random.Generator, groups: dict[str, list[Any]]) -> Any:
 
 
 # -- clip workers ---------------------------------------------------------------------------
-def _worker(cfg: TrainConfig, k: int, out: Any, stop: Any) -> None:
+def _worker(cfg: TrainConfig, ccfg: Any, k: int, out: Any, stop: Any) -> None:
     import cv2
 
     from nitrogen_cli.parser import synth
@@ -96,9 +104,8 @@ def _worker(cfg: TrainConfig, k: int, out: Any, stop: Any) -> None:
     cv2.setNumThreads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
     rng = np.random.default_rng([cfg.seed, 1000 + k])
-    groups, _ = split(template_groups(cfg.templates, cfg.builtin), cfg.holdout)
+    groups, _ = split(template_groups(cfg.templates, cfg.builtin, cfg.only), cfg.holdout)
     bgs = synth.Backgrounds.build(rng, cfg.games)
-    ccfg = clip_config(cfg)
     while not stop.is_set():
         t = pick(rng, groups)
         if rng.random() < cfg.recolour:
@@ -288,7 +295,7 @@ def val_clips(cfg: TrainConfig, n: int, seed: int) -> list[dict]:
     """Clips of held-out skins (none when nothing is held out)."""
     from nitrogen_cli.parser import synth
 
-    _, held = split(template_groups(cfg.templates, cfg.builtin), cfg.holdout)
+    _, held = split(template_groups(cfg.templates, cfg.builtin, cfg.only), cfg.holdout)
     if not held or n <= 0:
         return []
     rng = np.random.default_rng([cfg.seed, seed])
@@ -313,11 +320,13 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
     rng = np.random.default_rng([cfg.seed, 0])
     net = ParserNet(ParserConfig.from_dict(cfg.model))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # fork after torch or BLAS threads ran can deadlock
     q = ctx.Queue(maxsize=8)
     stop = ctx.Event()
+    ccfg = clip_config(cfg)
     procs = [
-        ctx.Process(target=_worker, args=(cfg, k, q, stop), daemon=True) for k in range(cfg.workers)
+        ctx.Process(target=_worker, args=(cfg, ccfg, k, q, stop), daemon=True)
+        for k in range(cfg.workers)
     ]
     for p in procs:
         p.start()

@@ -1,0 +1,173 @@
+"""extract-actions on videos made here: known states in, the same states out.
+
+Each case draws a template into real H.264 video with the overlay library, in states
+chosen by the test, writes the overlay file that detection would (template, placement,
+video hash), and reads it back with the shipped parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nitrogen_cli import formats, overlays
+from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, Actions, State
+from nitrogen_cli.batch import NitrogenError
+from nitrogen_cli.parser import extract as ex
+from nitrogen_cli.parser.synth import random_states
+from nitrogen_cli.video import VideoWriter
+
+
+def background(rng: np.random.Generator, n: int, w: int, h: int) -> np.ndarray:
+    """A moving, busy background: smooth colour noise panning across the frame."""
+    import cv2
+
+    base = rng.integers(0, 256, (h // 12 + 4, w // 12 + 4, 3), dtype=np.uint8)
+    base = cv2.resize(base, (w + 48, h + 48), interpolation=cv2.INTER_CUBIC)
+    return np.stack([base[i % 40 : i % 40 + h, i % 40 : i % 40 + w] for i in range(n)])
+
+
+def make_case(
+    tmp: Path,
+    template: overlays.Template,
+    states: list[State],
+    width: int = 220,
+    opacity: float = 1.0,
+    size: tuple[int, int] = (480, 320),
+    crf: int = 23,
+    seed: int = 0,
+    name: str = "case",
+    ext: str = "mp4",
+) -> tuple[Path, Path, Actions]:
+    """Draw `states` into `<name>.<ext>`; write `<name>.overlay.h5`; return both and truth."""
+    rng = np.random.default_rng(seed)
+    scale = width / template.size[0]
+    r = overlays.Renderer(template, scale)
+    w, h = size
+    x, y = 16, h - r.height - 12
+    frames = background(rng, len(states), w, h)
+    mp4 = tmp / f"{name}.{ext}"
+    with VideoWriter(mp4, w, h, 30, crf=crf) as vw:
+        for f, s in zip(frames, states, strict=True):
+            r.draw(f, s, x, y, opacity)
+            vw.write(f)
+    transform = [[r.sx, 0.0, float(x)], [0.0, r.sy, float(y)]]
+    info = {
+        "found": True,
+        "template": template.id,
+        "layout": template.layout,
+        "layout_json": template.layout_json,
+        "bbox": [x, y, r.width, r.height],
+        "transform": transform,
+        "video": str(mp4.resolve()),
+        "fps": 30.0,
+        "frame_count": len(states),
+        "width": w,
+        "height": h,
+    }
+    ov = tmp / f"{name}.overlay.h5"
+    with formats.create(ov, "overlay", inputs=[mp4], command="test") as f:
+        formats.write_overlay(f, info, atlas_png=template.atlas_png)
+    truth = Actions.concatenate([s.to_actions() for s in states])
+    return mp4, ov, truth
+
+
+def r2(pred: np.ndarray, true: np.ndarray) -> float:
+    return 1 - float(((pred - true) ** 2).sum()) / float(((true - true.mean()) ** 2).sum())
+
+
+@pytest.fixture(scope="module")
+def xbox_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Actions, Path]:
+    """90 frames of a full pad: 20 at rest, then random human-like play."""
+    tmp = tmp_path_factory.mktemp("xbox")
+    t = overlays.get_template("builtin/xbox-white")
+    states = [State()] * 20 + random_states(np.random.default_rng(3), t.shows, 70)
+    mp4, ov, truth = make_case(tmp, t, states, opacity=0.85)
+    dst = tmp / "case.actions.h5"
+    ex.extract(ov, dst)
+    return mp4, ov, truth, dst
+
+
+def test_extraction_reads_buttons_and_sticks(xbox_case) -> None:
+    _, _, truth, dst = xbox_case
+    with formats.open_file(dst, "actions") as f:
+        got, index = formats.read_actions(f)
+        conf = formats.read_confidence(f)
+        valid = formats.read_valid(f)
+        shown = formats.read_shown(f)
+        overlay = formats.read_overlay(f)
+    assert np.array_equal(index, np.arange(len(truth)))
+    assert valid.all() and shown.all()
+    assert overlay["template"] == "builtin/xbox-white"
+    assert (got.buttons == truth.buttons).mean() >= 0.98
+    assert r2(got.j_left, truth.j_left) >= 0.9
+    assert conf.min() >= 0 and conf.max() <= 1 and conf.mean() > 0.5
+
+
+def test_a_held_stick_reads_within_a_tenth(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/ps-white")
+    held = State(j_left=(0.6, -0.35), j_right=(-0.8, 0.2))
+    states = [State()] * 30 + [held] * 30
+    _, ov, _ = make_case(tmp_path, t, states, width=200, opacity=1.0)
+    dst = tmp_path / "held.actions.h5"
+    ex.extract(ov, dst)
+    got, _ = formats.read_actions_file(dst)
+    assert np.abs(got.j_left[35:] - held.j_left).max() < 0.1
+    assert np.abs(got.j_right[35:] - held.j_right).max() < 0.1
+    assert np.abs(got.j_left[:30]).max() < 0.1  # at rest, centred
+
+
+def test_a_template_without_sticks_masks_them(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/nes-classic")
+    states = [State()] * 10 + [State(pressed=frozenset(["south"]))] * 10
+    _, ov, truth = make_case(tmp_path, t, states, width=200)
+    dst = tmp_path / "nes.actions.h5"
+    ex.extract(ov, dst)
+    with formats.open_file(dst, "actions") as f:
+        got, _ = formats.read_actions(f)
+        shown = formats.read_shown(f)
+    assert not shown[ELEMENTS.index("j_left")] and not shown[ELEMENTS.index("j_right")]
+    assert shown[ELEMENTS.index("south")] and not shown[ELEMENTS.index("west")]
+    assert not got.j_left.any() and not got.j_right.any()
+    south = BUTTON_INDEX["south"]
+    assert (got.buttons[:, south] == truth.buttons[:, south]).mean() >= 0.95
+
+
+def test_a_truncated_video_keeps_what_decoded(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/snes-us")
+    states = random_states(np.random.default_rng(1), t.shows, 90)
+    # MPEG-TS, as recorders write: a file cut short is still readable up to the cut
+    mp4, ov, _ = make_case(tmp_path, t, states, width=200, ext="ts")
+    data = mp4.read_bytes()
+    # cut the file short and re-record it as the overlay file's input
+    mp4.write_bytes(data[: int(len(data) * 0.55)])
+    ov2 = tmp_path / "cut.overlay.h5"
+    with formats.open_file(ov, "overlay") as src:
+        info = formats.read_overlay(src)
+        atlas = formats.read_atlas_png(src)
+    with formats.create(ov2, "overlay", inputs=[mp4], command="test") as f:
+        formats.write_overlay(f, info, atlas_png=atlas)
+    dst = tmp_path / "cut.actions.h5"
+    result = ex.extract(ov2, dst)
+    with formats.open_file(dst, "actions") as f:
+        valid = formats.read_valid(f)
+        conf = formats.read_confidence(f)
+    assert len(valid) == 90
+    assert 0 < valid.sum() < 90
+    assert not valid[-1] and (conf[~valid] == 0).all()
+    assert result.note
+
+
+def test_a_changed_or_missing_video_is_a_clear_error(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/nes-dark")
+    mp4, ov, _ = make_case(tmp_path, t, [State()] * 12, width=160)
+    with open(mp4, "ab") as fh:
+        fh.write(b"\0" * 16)
+    with pytest.raises(NitrogenError, match="changed"):
+        ex.extract(ov, tmp_path / "x.actions.h5")
+    mp4.unlink()
+    with pytest.raises(NitrogenError, match="missing"):
+        ex.extract(ov, tmp_path / "x.actions.h5")
+    assert not (tmp_path / "x.actions.h5").exists()

@@ -1,0 +1,151 @@
+"""The parser's parts: the shipped checkpoint, the canvas geometry, the looks, calibration,
+synthetic clips and a few training steps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nitrogen_cli import overlays
+from nitrogen_cli.actions import State
+from nitrogen_cli.parser import calib, model, synth
+from nitrogen_cli.parser.geometry import CanvasMap
+from nitrogen_cli.parser.looks import StickBank, build_looks, fit, nearest_cell
+
+
+def test_the_shipped_checkpoint_loads_and_matches_its_config() -> None:
+    path = model.default_path()
+    assert path.exists() and path.stat().st_size <= 20 * 1024 * 1024
+    info = json.loads(path.with_suffix(".json").read_text())
+    net = model.load()
+    assert asdict(net.cfg) == info["config"]
+    assert sum(p.numel() for p in net.state_dict().values()) == info["parameters"]
+    from safetensors.torch import load_file
+
+    assert set(load_file(str(path))) == set(net.state_dict())
+    assert info["train"]["holdout"], "the checkpoint names the skins it never saw"
+    # it reads: a crop that is the pressed look scores above one that is the released look
+    t = overlays.get_template("builtin/xbox-white")
+    L = build_looks(t, 0.5)
+    i = [s.name for s in L.buttons].index("south")
+    looks = torch.as_tensor(L.button_looks[i]).permute(0, 3, 1, 2)[None].expand(2, -1, -1, -1, -1)
+    obs = looks[:, :, :3].diagonal(dim1=0, dim2=1).permute(3, 0, 1, 2)  # released, pressed
+    obs = obs + (1 - looks[:, :, 3:4].diagonal(dim1=0, dim2=1).permute(3, 0, 1, 2)) * 0.3
+    with torch.inference_mode():
+        logit = net.buttons(obs, looks, torch.ones(2, 3), torch.full((2, 3), 0.3))
+    assert logit[0] < 0 < logit[1]
+
+
+def test_a_canvas_is_the_renderer_s_own_grid() -> None:
+    """Cut back out of a frame, the overlay lands on the pixels the renderer drew it on."""
+    t = overlays.get_template("builtin/ps-white")
+    r = overlays.Renderer(t, 0.5)
+    frame = np.zeros((240, 360, 3), np.uint8)
+    r.draw(frame, State(), 40, 30)
+    cmap = CanvasMap.make([[r.sx, 0, 40], [0, r.sy, 30]], t.size, (360, 240), scale=0.5)
+    canvas = cmap.from_rgb_frame(frame)
+    want = r.render()
+    a = want[..., 3:] / 255
+    want = (want[..., :3] * a).astype(np.float32) / 255
+    assert canvas.shape == want.shape
+    assert np.abs(canvas - want).mean() < 2 / 255
+
+
+def test_looks_name_the_slots_a_template_shows() -> None:
+    xbox = build_looks(overlays.get_template("builtin/xbox-white"), 0.4)
+    assert [s.name for s in xbox.sticks] == ["j_left", "j_right"]
+    assert [s.thumb for s in xbox.sticks] == ["left_thumb", "right_thumb"]
+    assert "left_thumb" not in [s.name for s in xbox.buttons]
+    nes = build_looks(overlays.get_template("builtin/nes-classic"), 0.4)
+    assert not nes.sticks and "south" in [s.name for s in nes.buttons]
+    assert nes.button_looks.shape[1:] == (2, 16, 16, 4)
+    assert not np.allclose(nes.button_looks[:, 0], nes.button_looks[:, 1])
+
+
+def test_stick_correlation_peaks_at_the_drawn_cell() -> None:
+    t = overlays.get_template("builtin/xbox-white")
+    L = build_looks(t, 0.6)
+    grey = np.full((L.stick_size, L.stick_size, 3), 0.5, np.float32)
+    bank = StickBank(L, 0, np.ones(3), grey)
+    img = t.renderer(0.6).premultiplied(State(j_left=(0.5, -1.0)))
+    x, y, w, h = L.sticks[0].box
+    crop = img[y : y + h, x : x + w]
+    crop = fit(crop[..., :3] + (1 - crop[..., 3:]) * 0.5, L.stick_size)
+    maps = bank.scores(crop[None])
+    peak = np.unravel_index(maps[0, 0].argmax(), maps[0, 0].shape)
+    assert tuple(nearest_cell(np.array([0.5, -1.0]), L.grid))[::-1] == peak
+
+
+def test_gain_calibration_finds_the_opacity() -> None:
+    t = overlays.get_template("builtin/xbox-black")
+    rng = np.random.default_rng(0)
+    r = overlays.Renderer(t, 0.5)
+    frames = synth.Backgrounds().sample(rng, 12, (r.width + 20, r.height + 20))
+    frames[:] = rng.integers(0, 256, (1, 1, 1, 3))  # a flat background of one colour
+    for f in frames:
+        r.draw(f, State(), 10, 10, 0.6)
+    cmap = CanvasMap.make([[r.sx, 0, 10], [0, r.sy, 10]], t.size, frames.shape[2:0:-1])
+    L = build_looks(t, cmap.scale)
+    canv = np.stack([cmap.from_rgb_frame(f) for f in frames])
+    gain, _ = calib.fit_gain(canv, L.rest, L.static)
+    assert np.allclose(gain, 0.6, atol=0.05)
+
+
+def test_stick_center_is_the_resting_cluster() -> None:
+    rng = np.random.default_rng(0)
+    rest = np.tile([0.04, -0.03], (300, 1))
+    moves = rng.uniform(-1, 1, (200, 2))
+    assert np.allclose(calib.stick_center(np.concatenate([rest, moves])), [0.04, -0.03], atol=0.01)
+    assert calib.stick_scale(np.clip(moves, -1, 1)) == 1.0
+    assert calib.stick_scale(moves * 1.2) > 1.1
+
+
+def test_a_synthetic_clip_carries_consistent_labels() -> None:
+    rng = np.random.default_rng(2)
+    t = overlays.get_template("builtin/gc-indigo")
+    clip = synth.make_clip(rng, t, synth.Backgrounds(), synth.ClipConfig(frames=8))
+    nb = clip["btn_label"].shape[1]
+    ns = clip["stick_xy"].shape[1]
+    assert clip["btn_obs"].shape == (8, nb, 16, 16, 3) and ns == 2
+    assert clip["stick_maps"].shape == (8, 2, 2, 15, 15)
+    assert np.abs(clip["stick_xy"]).max() <= 1
+    assert clip["thumb_looks"].shape == (8, 2, 2, 16, 16, 4)
+
+
+def test_states_never_hold_opposite_directions() -> None:
+    states = synth.random_states(
+        np.random.default_rng(0), ("dpad_up", "dpad_down", "dpad_left", "dpad_right"), 400
+    )
+    assert any(s.pressed for s in states)
+    for s in states:
+        assert not {"dpad_up", "dpad_down"} <= s.pressed
+        assert not {"dpad_left", "dpad_right"} <= s.pressed
+
+
+@pytest.mark.slow
+def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> None:
+    from nitrogen_cli.parser.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        steps=3,
+        batch=16,
+        thumb_batch=4,
+        stick_batch=4,
+        frames=4,
+        buffer=2,
+        warmup_clips=2,
+        val_clips=1,
+        val_every=3,
+        games=(),
+        only=("builtin/nes", "builtin/pixel"),
+        holdout=("builtin/pixel",),
+    )
+    meta = train(cfg, tmp_path / "p", log=lambda m: None)
+    net = model.load(tmp_path / "p")
+    assert isinstance(net, model.ParserNet) and meta["clips_seen"] >= 2
+    assert meta["held_out"]["button_acc"] >= 0
