@@ -69,5 +69,41 @@ def extraction(
     finish(reporter)
 
 
+@app.command("detection")
+def detection(
+    files: Inputs = None,
+    truth: TruthDir = Path("corpus"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Score overlay files (detect-overlay) against their videos' truth.
+
+    Prints one row per true template and one for all: videos with an overlay, the share
+    found with the right layout and a box of IoU >= 0.9 (correct), with the right layout,
+    with the right skin, the median and lowest IoU; videos without an overlay and the
+    share wrongly flagged as found; and the share of sampled frames judged right.
+    """
+    from nitrogen_cli import eval_detection as ed
+    from nitrogen_cli.report import print_table, write_json
+
+    reporter = Reporter(quiet, verbose)
+    if not truth.is_dir():
+        reporter.error(truth, "no such folder (--truth)")
+        raise typer.Exit(2)
+    scored = []
+    for raw in read_inputs(files):
+        try:
+            scored.append(ed.score_pair(raw, ed.find_truth(raw, truth)))
+        except Exception as exc:  # one bad input never stops the report
+            reporter.error(raw, exc)
+    if scored:
+        report = ed.evaluate(scored)
+        print_table(*ed.table(report), title="detection")
+        if json_out is not None:
+            write_json(json_out, report)
+    finish(reporter)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="eval")

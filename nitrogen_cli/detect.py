@@ -1,0 +1,1014 @@
+"""Find which overlay template a video shows, and where: `detect(video, templates)`.
+
+How an overlay reaches the video. The plugin draws the template (premultiplied colour P,
+alpha A, at some scale) over the game with an opacity `op`, so a video pixel is
+
+    I = B + op * (P - B * A)
+
+where B is the game underneath. Where B is even, I is linear in the template, with two
+unknowns: the opacity and the background level b. The score of a placement fits that
+model with one opacity for the whole overlay and one background level per small cell
+(the game under an overlay is rarely even across all of it: a pillarbox edge, a wall),
+and says how much of the pixels' variation within the cells it explains (an R² in
+[0, 1]). A shared opacity makes every part of the template count: a generic shape that
+happens to line up with one edge of the game explains that edge, not the template's
+other parts. The fit is invariant to opacity and background level, holds for thin
+line-art skins and for pixel art scaled up by nearest neighbour, and compares colour
+variants on their colours. Parts that a gamepad state changes (buttons, sticks,
+triggers: whatever any of a set of probe states redraws) are left out of every fit, so
+held buttons do not matter.
+
+The search:
+  1. sample at most 25 frames (keyframes, by seeking) and average them: the game moves
+     and blurs out while the overlay stays (the average still obeys the model);
+  2. candidates from two sources: SIFT keypoints of the average matched to each
+     template's keypoints (ratio test, then a RANSAC similarity with no rotation and a
+     plausible scale), and a dense search of every template at every scale from 9% to
+     38% of the frame width on the average shrunk to about 320 px (correlation with the
+     template's P and A kernels: a windowed regression);
+  3. each candidate is refined in scale and position at about 640 px, scored, and the
+     best few again at full resolution (about 1280 px);
+  4. look-alikes (templates of the same canvas size: colour variants, sibling layouts)
+     are scored at the winning box, and the best fit wins;
+  5. every sampled frame is scored at the winning box and wherever else that template
+     was seen (an overlay that moves); the stable box is the one most frames agree on.
+
+Template features (reference renders, static masks, keypoints) are cached in memory and
+on disk under $XDG_CACHE_HOME/nitrogen/detect (else ~/.cache/...), keyed by the
+template's content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from nitrogen_cli.actions import BUTTONS, TRIGGERS, State
+from nitrogen_cli.overlays import Template
+from nitrogen_cli.overlays.render import PIXEL_ART_MAX
+
+FEATURES_VERSION = 4  # bump when what is cached changes
+REF_SIZE = 512  # longest side of a template's cached reference render
+KEYPOINT_WIDTH = 400  # width at which template keypoints are found
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+NOISE = 2.0 / 255  # compression noise floor: a flat patch explains nothing
+OPACITY = (0.25, 1.05)  # opacities a fit may take: fainter is no overlay, above 1 none
+STRUCTURE = 6.0 / 255  # a cell counts in coverage when the drawing varies more than this
+WEIGHT_POWER = 0.0  # cells weigh own-structure ** this in coverage
+
+
+@dataclass
+class DetectConfig:
+    """Knobs of the search; the defaults were calibrated on generated corpora."""
+
+    samples: int = 25  # frames sampled from the video (at most)
+    min_width: float = 0.09  # overlay canvas width as a fraction of the frame width
+    max_width: float = 0.38
+    coarse_size: int = 320  # longest side of the dense-search image
+    mid_size: int = 640  # longest side of the refinement image
+    work_size: int = 1280  # longest side of the keypoint and final-scoring image
+    scale_step: float = 1.1  # ratio between dense-search scales
+    peaks_per_template: int = 2  # dense-search peaks kept per template
+    candidates: int = 8  # candidates refined at mid resolution
+    finalists: int = 3  # refined again at full resolution
+    min_inliers: int = 5  # keypoint matches a keypoint candidate needs
+    min_opacity: float = 0.25  # fitted opacity a frame's match must reach
+    max_opacity: float = 1.3
+    frame_score: float = 0.5  # per-frame score for "shown in this frame"
+    score: float = 0.65  # score on the frames' average for a detection
+    min_frames: float = 0.2  # fraction of sampled frames that must agree (and >= 3)
+    cells: int = 8  # background cells across the overlay's longer side
+
+
+# -- template features -------------------------------------------------------------------
+@dataclass
+class Features:
+    """What the search needs of one template.
+
+    P: (h, w, 3) float32 premultiplied rest look in [0, 1] at the reference size; A: its
+    alpha; M: each pixel's weight in a fit (1 static, BUTTON_WEIGHT only buttons redraw
+    it, 0 a stick can cover it). Pixel-art templates are
+    kept at their own size and point-scaled, as OBS does. kp_xy (k, 2) template-pixel
+    positions and kp_desc (k, 128) SIFT descriptors of keypoints on the static parts.
+    """
+
+    id: str
+    layout: str
+    size: tuple[int, int]  # the template canvas (W, H)
+    nearest: bool
+    P: np.ndarray
+    A: np.ndarray
+    M: np.ndarray
+    kp_xy: np.ndarray
+    kp_desc: np.ndarray
+    _kernels: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    @property
+    def aspect(self) -> float:
+        return self.size[1] / self.size[0]
+
+    def kernels(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P, A, M) resampled to w x h pixels, M as 0/1 float32 (static pixels)."""
+        key = (w, h)
+        hit = self._kernels.get(key)
+        if hit is not None:
+            self._kernels.move_to_end(key)
+            return hit
+        src_w = self.P.shape[1]
+        if self.nearest and w >= src_w:
+            interp = cv2.INTER_NEAREST_EXACT
+        elif w < src_w:
+            interp = cv2.INTER_AREA
+        else:
+            interp = cv2.INTER_LINEAR
+        P = cv2.resize(self.P, (w, h), interpolation=interp)
+        A = cv2.resize(self.A, (w, h), interpolation=interp)
+        out = (P, A, _resize_weights(self.M, w, h))
+        self._kernels[key] = out
+        while len(self._kernels) > 512:  # the dense search's kernels, for a batch
+            self._kernels.popitem(last=False)
+        return out
+
+    def look(self, w: int, h: int, w_full: float, h_full: float):
+        """(P, A, M) at w x h pixels, as a render at w_full x h_full shrunk to that size
+        (pixel art is point-scaled to full size first, so the blocks average alike)."""
+        if not self.nearest:
+            return self.kernels(w, h)
+        wf, hf = max(1, round(w_full)), max(1, round(h_full))
+        P, A, M = self.kernels(wf, hf)
+        if (wf, hf) == (w, h):
+            return P, A, M
+        P = cv2.resize(P, (w, h), interpolation=cv2.INTER_AREA)
+        A = cv2.resize(A, (w, h), interpolation=cv2.INTER_AREA)
+        return P, A, _resize_weights(M, w, h)
+
+
+BUTTON_WEIGHT = 0.5  # a button's rest look counts half: it shows most of the time
+
+
+def _resize_weights(M: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Resize a weight map whose values are 0, BUTTON_WEIGHT and 1: an output pixel takes
+    the lowest weight of the pixels it covers (partly moving is moving)."""
+    out = np.zeros((h, w), np.float32)
+    for level in (BUTTON_WEIGHT, 1.0):
+        cover = cv2.resize((M >= level).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        out[cover > 0.999] = level
+    return out
+
+
+def probe_states() -> tuple[list[State], list[State]]:
+    """(travelling states, button states) that between them redraw every part a gamepad
+    state can change. Travelling: both sticks at three radii in twelve directions, and
+    every d-pad direction (an arcade stick's ball is a d-pad: its look moves). Buttons:
+    all pressed with triggers full, triggers half, clicks and guide."""
+    moving = []
+    for r in (0.35, 0.7, 1.0):
+        for k in range(12):
+            a = 2 * math.pi * k / 12
+            xy = (r * math.cos(a), r * math.sin(a))
+            moving.append(State(frozenset(), xy, xy))
+    for combo in (
+        {"dpad_up"},
+        {"dpad_down"},
+        {"dpad_left"},
+        {"dpad_right"},
+        {"dpad_up", "dpad_right"},
+        {"dpad_up", "dpad_left"},
+        {"dpad_down", "dpad_left"},
+        {"dpad_down", "dpad_right"},
+    ):
+        moving.append(State(frozenset(combo)))
+    every = frozenset(b for b in BUTTONS if b not in TRIGGERS)
+    buttons = [
+        State(every, triggers=(1.0, 1.0)),
+        State(triggers=(0.5, 0.5)),
+        State(frozenset({"left_thumb", "right_thumb", "guide"})),
+    ]
+    return moving, buttons
+
+
+def _changed(r: Any, rest: np.ndarray, states: Sequence[State]) -> np.ndarray:
+    """Pixels that any of `states` draws differently from the rest look (grown by one)."""
+    out = np.zeros(rest.shape[:2], np.uint8)
+    for s in states:
+        out |= (np.abs(r.premultiplied(s) - rest).max(axis=2) > 2 / 255).astype(np.uint8)
+    return cv2.dilate(out, np.ones((3, 3), np.uint8)) > 0
+
+
+def _keypoints(P: np.ndarray, A: np.ndarray, M: np.ndarray, to_template: float):
+    """SIFT keypoints of the rest look over black and over white (silhouette edges show
+    on one or the other), on static pixels only; positions in template pixels."""
+    sift = cv2.SIFT_create()
+    mask = (cv2.erode((M >= 1).astype(np.uint8), np.ones((3, 3), np.uint8)) * 255).astype(np.uint8)
+    xy, desc = [], []
+    for bg in (0.0, 1.0):
+        grey = np.clip((P @ LUMA + bg * (1 - A)) * 255 + 0.5, 0, 255).astype(np.uint8)
+        kps, d = sift.detectAndCompute(grey, mask)
+        if d is not None and len(kps):
+            xy.append(np.array([k.pt for k in kps], np.float32) * to_template)
+            desc.append(d)
+    if not desc:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
+    return np.vstack(xy), np.vstack(desc).astype(np.float32)
+
+
+def compute_features(t: Template) -> Features:
+    W, H = t.size
+    nearest = max(W, H) <= PIXEL_ART_MAX
+    scale = 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
+    r = t.renderer(scale)
+    rest = r.premultiplied(State())
+    moving, buttons = probe_states()
+    by_stick = _changed(r, rest, moving)
+    by_other = _changed(r, rest, buttons) & ~by_stick
+    # Weights: 1 static, BUTTON_WEIGHT where only buttons or triggers redraw, 0 where a
+    # stick or the d-pad can draw (its look travels).
+    M = np.where(by_stick, 0.0, np.where(by_other, BUTTON_WEIGHT, 1.0)).astype(np.float32)
+    if (M == 1).mean() < 0.15:  # almost everything moves (a lone stick): fit the rest look
+        M = np.ones_like(M)
+    P = np.ascontiguousarray(rest[..., :3], np.float32)
+    A = np.ascontiguousarray(rest[..., 3], np.float32)
+    f = Features(t.id, t.layout, (W, H), nearest, P, A, M, np.zeros((0, 2)), np.zeros((0, 128)))
+    kw = KEYPOINT_WIDTH
+    kh = max(1, round(H * kw / W))
+    Pk, Ak, Mk = f.look(kw, kh, kw, kh)
+    f.kp_xy, f.kp_desc = _keypoints(Pk, Ak, Mk, W / kw)
+    return f
+
+
+def content_key(t: Template) -> str:
+    """A digest of what the template draws (layout JSON and atlas): the cache key."""
+    h = hashlib.sha1(f"v{FEATURES_VERSION}|{REF_SIZE}|{KEYPOINT_WIDTH}|".encode())
+    h.update(t.layout_json.encode("utf-8"))
+    png = getattr(t, "_atlas_png", None)  # presets keep their PNG bytes: no decode needed
+    h.update(png if png is not None else np.ascontiguousarray(t.atlas).tobytes())
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "nitrogen" / "detect"
+
+
+_MEMORY: dict[str, Features] = {}
+
+
+def features(t: Template, disk: bool = True) -> Features:
+    """The template's features: from memory, else from the disk cache, else computed
+    (and saved). A damaged cache file is recomputed."""
+    key = content_key(t)
+    f = _MEMORY.get(key)
+    if f is not None:
+        return _renamed(f, t)
+    path = cache_dir() / f"{key}.npz"
+    if disk and path.is_file():
+        with contextlib.suppress(Exception), np.load(path) as z:
+            f = Features(
+                t.id,
+                t.layout,
+                t.size,
+                bool(z["nearest"]),
+                z["P"].astype(np.float32) / 255,
+                z["A"].astype(np.float32) / 255,
+                z["M"].astype(np.float32) / 2,
+                z["kp_xy"].astype(np.float32),
+                z["kp_desc"].astype(np.float32),
+            )
+    if f is None:
+        f = compute_features(t)
+        if disk:
+            _save(path, f)
+    _MEMORY[key] = f
+    return _renamed(f, t)
+
+
+def _renamed(f: Features, t: Template) -> Features:
+    """Two templates may draw the same thing under different ids: each keeps its own."""
+    if f.id == t.id and f.layout == t.layout:
+        return f
+    return Features(t.id, t.layout, f.size, f.nearest, f.P, f.A, f.M, f.kp_xy, f.kp_desc)
+
+
+def _save(path: Path, f: Features) -> None:
+    """Write atomically; a cache that cannot be written is only slower, never an error."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                nearest=np.array(f.nearest),
+                P=np.round(f.P * 255).astype(np.uint8),
+                A=np.round(f.A * 255).astype(np.uint8),
+                M=np.round(f.M * 2).astype(np.uint8),
+                kp_xy=f.kp_xy.astype(np.float32),
+                kp_desc=f.kp_desc.astype(np.float32),
+            )
+        os.replace(tmp, path)
+
+
+def prepare(templates: Sequence[Template]) -> list[Features]:
+    """Features of every template (computed once, then cached)."""
+    return [features(t) for t in templates]
+
+
+# -- the model fits ----------------------------------------------------------------------
+class Windows:
+    """Sums over every w x h window of one grey image, kept per window size: the part of
+    the regression that does not depend on the template."""
+
+    def __init__(self, img: np.ndarray) -> None:
+        self.img = img
+        self._s, self._sq = cv2.integral2(img, sdepth=cv2.CV_64F)
+        self._stats: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def stats(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """(window mean, 1 / (window variation + noise floor)), float32 maps."""
+        hit = self._stats.get((w, h))
+        if hit is None:
+            s, sq = self._s, self._sq
+            s1 = s[h:, w:] - s[:-h, w:] - s[h:, :-w] + s[:-h, :-w]
+            s2 = sq[h:, w:] - sq[:-h, w:] - sq[h:, :-w] + sq[:-h, :-w]
+            n = float(w * h)
+            total = np.maximum(s2 - s1 * s1 / n, 0) + n * NOISE**2
+            hit = ((s1 / n).astype(np.float32), (1 / total).astype(np.float32))
+            self._stats[(w, h)] = hit
+        return hit
+
+
+def regression_map(
+    img: np.ndarray | Windows,
+    P: np.ndarray,
+    A: np.ndarray,
+    M: np.ndarray | None = None,
+    op_range: tuple[float, float] = (0.1, 1.1),
+) -> np.ndarray:
+    """R² of the regression I ~ c + cA*A + op*P at every window position of a grey image.
+
+    Fast and loose (one background level for the whole window, cA free): what the dense
+    search and the refinement rank positions by. Positions whose fitted opacity is out
+    of `op_range` score 0. With M only the static pixels count (weighted by M).
+    """
+    h, w = P.shape
+    if M is None:
+        win = img if isinstance(img, Windows) else Windows(img)
+        img = win.img
+        mean, inv_total = win.stats(w, h)
+        n = float(w * h)
+        Aw, Pw = A, P
+    else:
+        assert isinstance(img, np.ndarray)
+        Aw, Pw = A * M, P * M
+        n = float(M.sum())
+        if n < 8:
+            return np.zeros((img.shape[0] - h + 1, img.shape[1] - w + 1), np.float32)
+        s1 = cv2.matchTemplate(img, M, cv2.TM_CCORR)
+        s2 = cv2.matchTemplate(img * img, M, cv2.TM_CCORR)
+        mean = s1 / np.float32(n)
+        inv_total = 1 / (np.maximum(s2 - s1 * mean, 0) + np.float32(n * NOISE**2))
+    sa = cv2.matchTemplate(img, Aw, cv2.TM_CCORR)
+    sp = cv2.matchTemplate(img, Pw, cv2.TM_CCORR)
+    a, p = float(Aw.sum()), float(Pw.sum())
+    caa = float((Aw * A).sum()) - a * a / n
+    cpp = float((Pw * P).sum()) - p * p / n
+    cap = float((Aw * P).sum()) - a * p / n
+    ca = sa - np.float32(a) * mean
+    cp = sp - np.float32(p) * mean
+    det = caa * cpp - cap * cap
+    if caa < 1e-6 * n or det < 1e-6 * caa * cpp:
+        # A is flat (an opaque panel) or P a multiple of A (line art in one colour):
+        # one regressor carries it all.
+        if cpp > 1e-6 * n:
+            op = cp * np.float32(1 / cpp)
+            explained = cp * op
+        else:
+            k = ca * np.float32(1 / max(caa, 1e-12))
+            explained = ca * k
+            op = k * np.float32(max(a, 1e-12) / max(p, 1e-6))
+    else:
+        op = (np.float32(caa) * cp - np.float32(cap) * ca) * np.float32(1 / det)
+        explained = (
+            np.float32(cpp / det) * ca * ca
+            - np.float32(2 * cap / det) * ca * cp
+            + np.float32(caa / det) * cp * cp
+        )
+    r2 = explained * inv_total
+    r2[(op < op_range[0]) | (op > op_range[1])] = 0
+    return r2
+
+
+def _grid(n: int, parts: int) -> np.ndarray:
+    return np.linspace(0, n, parts + 1).round().astype(np.int64)
+
+
+def local_fit(
+    I: np.ndarray,
+    P: np.ndarray,
+    A: np.ndarray,
+    M: np.ndarray,
+    cells: int = 8,
+    detail: dict | None = None,
+) -> tuple[float, float, float]:
+    """(R², opacity, coverage) of the model I = b + op * (P - b * A) over the static pixels,
+    with one opacity and, per cell of a grid, one background level per channel.
+
+    The score is 1 - residual / variation within the cells. For a fixed opacity the best
+    backgrounds are closed form, so the opacity is found on a grid and a parabola.
+    """
+    h, w = A.shape
+    ny = max(1, min(cells, round(cells * h / max(w, h)), h // 3))
+    nx = max(1, min(cells, round(cells * w / max(w, h)), w // 3))
+    gy, gx = _grid(h, ny)[:-1], _grid(w, nx)[:-1]
+    if I.ndim == 2:
+        I, P = I[..., None], P[..., None]
+    Mw = M[..., None].astype(np.float32)
+    A1 = A[..., None].astype(np.float32)
+    IM, PM, AM = I * Mw, P * Mw, A1 * Mw
+
+    def sums(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.add.reduceat(x, gy, axis=0), gx, axis=1).astype(np.float64)
+
+    n = sums(Mw)
+    s_i, s_ii, s_ip = sums(IM), sums(IM * I), sums(IM * P)
+    s_p, s_pp, s_ia = sums(PM), sums(PM * P), sums(IM * A1)
+    s_pa, s_a, s_aa = sums(PM * A1), sums(AM), sums(AM * A1)
+    ok = n > 3
+    if not ok.any():
+        return 0.0, 0.0, 0.0
+    nn = np.maximum(n, 1)
+    tss = float(np.where(ok, s_ii - s_i * s_i / nn, 0).sum()) + float(n.sum()) * I.shape[
+        2
+    ] * NOISE**2
+
+    def rss(op: float) -> float:
+        rr = s_ii - 2 * op * s_ip + op * op * s_pp
+        ru = s_i - op * s_ia - op * s_p + op * op * s_pa
+        uu = n - 2 * op * s_a + op * op * s_aa
+        good = uu > 1e-9 * nn
+        val = np.where(good, rr - ru * ru / np.where(good, uu, 1), rr)
+        return float(np.where(ok, val, 0).sum())
+
+    grid = np.linspace(OPACITY[0], OPACITY[1], 17)
+    vals = [rss(o) for o in grid]
+    k = int(np.argmin(vals))
+    op = float(grid[k])
+    if 0 < k < len(grid) - 1:
+        y0, y1, y2 = vals[k - 1], vals[k], vals[k + 1]
+        den = y0 - 2 * y1 + y2
+        if den > 0:
+            op += 0.5 * (y0 - y2) / den * float(grid[1] - grid[0])
+    r2 = max(0.0, 1.0 - rss(op) / tss)
+    # Coverage: how much of the structure the template predicts the image shows, cell by
+    # cell. In a cell, beta = cov(I, pred) / var(pred) is 1 where the image shows the
+    # template's structure at the fitted opacity and 0 where it lacks it; structure of
+    # the game's own (seen through a translucent overlay) adds noise to beta but no
+    # bias. Coverage is the mean of beta clipped to [0, 1] over the cells where the
+    # drawing varies: a shape that lines up with one edge of the game covers that edge's
+    # cells only.
+    ru = s_i - op * s_ia - op * s_p + op * op * s_pa
+    uu = n - 2 * op * s_a + op * op * s_aa
+    good = (uu > 1e-9 * nn) & ok
+    b = np.where(good, ru / np.where(good, uu, 1), 0)
+    sp = b * (n - op * s_a) + op * s_p  # sum of the prediction
+    spp = b * b * uu + 2 * b * op * (s_p - op * s_pa) + op * op * s_pp  # of its square
+    sip = b * (s_i - op * s_ia) + op * s_ip  # of image * prediction
+    S = np.maximum(np.where(good, spp - sp * sp / nn, 0), 0).sum(-1)
+    C = np.where(good, sip - s_i * sp / nn, 0).sum(-1)
+    # The cells count by how much the drawing varies there over black or over white (by
+    # its square root): the faint parts are what tell a skin from a rectangle of the
+    # game's own, so they count, though the fit is surest where the drawing varies most.
+    # A cell whose drawing is lost against this background (light lines over snow)
+    # shows nothing of the template: it counts, with beta 0.
+    v0 = s_pp - s_p * s_p / nn
+    d = s_p - s_a
+    v1 = s_pp - 2 * s_pa + s_aa - d * d / nn
+    own = np.where(ok, np.maximum(v0, v1), 0).sum(-1)
+    floor = nn[..., 0] * I.shape[2] * STRUCTURE**2
+    drawn = own > floor
+    visible = S > op * op * floor / 4
+    beta = np.where(visible, np.clip(C / np.maximum(S, 1e-12), 0, 1), 0.0)
+    w = own**WEIGHT_POWER * drawn
+    coverage = float((beta * w).sum() / w.sum()) if drawn.any() else 0.0
+    if detail is not None:  # for calibration tools: the per-cell figures
+        detail.update(S=S, n=nn[..., 0], op=op, beta=beta, drawn=drawn)
+    return r2, op, coverage
+
+
+# -- placements ----------------------------------------------------------------------------
+@dataclass
+class Placement:
+    """A template's canvas at (x, y), w x h video pixels; with its score once scored."""
+
+    feat: Features
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float = 0.0
+    opacity: float = 0.0
+    source: str = ""
+    frames: tuple[int, ...] = ()
+    r2: float = 0.0
+    coverage: float = 0.0  # the sampled frames whose average it was found on
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+    @property
+    def transform(self) -> np.ndarray:
+        W, H = self.feat.size
+        return np.array([[self.w / W, 0.0, self.x], [0.0, self.h / H, self.y]], np.float64)
+
+    def moved(self, **kw: Any) -> Placement:
+        """A copy, unscored, with some of feat, x, y, w, h, source, frames changed."""
+        d = {k: getattr(self, k) for k in ("feat", "x", "y", "w", "h", "source", "frames")}
+        d.update(kw)
+        return Placement(**d)
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x, y, w, h] boxes."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score_at(
+    img: np.ndarray, f: float, p: Placement, cells: int = 8, detail: dict | None = None
+) -> tuple[float, float, float]:
+    """local_fit's (R², opacity, balance) of placement p on an image at scale f (video
+    pixels * f); a box hanging over the image's edge is scored on the part that shows."""
+    H, W = img.shape[:2]
+    x0, y0 = round(p.x * f), round(p.y * f)
+    kw, kh = max(1, round(p.w * f)), max(1, round(p.h * f))
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + kw, W), min(y0 + kh, H)
+    if cx1 - cx0 < 4 or cy1 - cy0 < 4:
+        return 0.0, 0.0, 0.0
+    P, A, M = p.feat.look(kw, kh, p.w, p.h)
+    if (x0, y0, kw, kh) != (cx0, cy0, cx1 - cx0, cy1 - cy0):
+        sl = np.s_[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        return local_fit(img[cy0:cy1, cx0:cx1], P[sl], A[sl], M[sl], cells, detail)
+    # Inside the image: cut the crop at the box's sub-pixel position, so that a small
+    # overlay on a shrunk image lines up with its kernel.
+    centre = (p.x * f + kw / 2 - 0.5, p.y * f + kh / 2 - 0.5)
+    crop = cv2.getRectSubPix(img, (kw, kh), centre)
+    return local_fit(crop, P, A, M, cells, detail)
+
+
+@dataclass
+class Detection:
+    """What `detect` found in one video."""
+
+    video: str
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    found: bool
+    template: Template | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    transform: np.ndarray | None = None
+    score: float = 0.0  # R² of the model on the sampled frames' average at bbox
+    inliers: int = 0  # sampled frames that show the overlay at bbox
+    opacity: float | None = None
+    sample_frame_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sample_found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    sample_bbox: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    sample_score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    why: str = ""  # when not found: a short reason for the note
+
+    def info(self) -> dict[str, Any]:
+        """The /overlay attributes (formats.write_overlay)."""
+        out: dict[str, Any] = {
+            "found": bool(self.found),
+            "video": str(Path(self.video).resolve()),
+            "fps": float(self.fps),
+            "frame_count": int(self.frame_count),
+            "width": int(self.width),
+            "height": int(self.height),
+            "score": float(self.score),
+            "inliers": int(self.inliers),
+            "samples": len(self.sample_frame_index),
+        }
+        if self.found and self.template is not None:
+            out.update(
+                template=self.template.id,
+                layout=self.template.layout,
+                bbox=np.asarray(self.bbox, np.float64),
+                transform=np.asarray(self.transform, np.float64),
+                layout_json=self.template.layout_json,
+                opacity=float(self.opacity or 0.0),
+            )
+        return out
+
+    def per_frame(self) -> dict[str, np.ndarray]:
+        return {
+            "sample_frame_index": np.asarray(self.sample_frame_index, np.int64),
+            "sample_found": np.asarray(self.sample_found, bool),
+            "sample_bbox": np.asarray(self.sample_bbox, np.float32).reshape(-1, 4),
+            "sample_score": np.asarray(self.sample_score, np.float32),
+        }
+
+
+
+# -- the sampled frames ------------------------------------------------------------------
+def _shrink(img: np.ndarray, f: float) -> np.ndarray:
+    if f >= 1:
+        return img
+    h, w = img.shape[:2]
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img @ LUMA)
+
+
+class Frames:
+    """The sampled frames and averages of any subset of them, at three working scales
+    (f: image pixels per video pixel), as float32 RGB in [0, 1].
+
+    The search looks at the averages of the first, middle and last third of the samples
+    (`groups`) rather than of all of them: an overlay that moves or hides partway shows
+    whole in some third, where an average over everything would halve it.
+    """
+
+    def __init__(self, samples: Sequence[tuple[int, np.ndarray]], cfg: DetectConfig) -> None:
+        h, w = samples[0][1].shape[:2]
+        big = max(w, h)
+        self.f_full = min(1.0, cfg.work_size / big)
+        self.f_mid = min(self.f_full, cfg.mid_size / big)
+        self.f_coarse = min(self.f_mid, cfg.coarse_size / big)
+        self.index = np.array([i for i, _ in samples], np.int64)
+        self.full = [_shrink(rgb, self.f_full) for _, rgb in samples]  # uint8
+        self.mids = [
+            _shrink(x, self.f_mid / self.f_full).astype(np.float32) * np.float32(1 / 255)
+            for x in self.full
+        ]
+        n = len(samples)
+        parts = min(3, n)
+        self.groups = [tuple(range(a, b)) for a, b in zip(_grid(n, parts)[:-1], _grid(n, parts)[1:])]
+        self._means: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
+
+    def scale(self, level: str) -> float:
+        return {"full": self.f_full, "mid": self.f_mid, "coarse": self.f_coarse}[level]
+
+    def mean(self, frames: Sequence[int], level: str) -> np.ndarray:
+        """The average of the sampled frames `frames` at "full", "mid" or "coarse" scale."""
+        key = (tuple(frames), level)
+        out = self._means.get(key)
+        if out is None:
+            if level == "full":
+                total = np.zeros(self.full[0].shape, np.float32)
+                for i in frames:
+                    total += self.full[i]
+                out = total * np.float32(1 / (255 * len(frames)))
+            elif level == "mid":
+                out = np.mean([self.mids[i] for i in frames], axis=0)
+            else:
+                out = _shrink(self.mean(frames, "mid"), self.f_coarse / self.f_mid)
+            self._means[key] = out
+        return out
+
+
+# -- candidates ----------------------------------------------------------------------------
+def _widths(cfg: DetectConfig, width: int, height: int, aspect: float) -> list[float]:
+    """Canvas widths (video pixels) the dense search tries for a template of this aspect."""
+    out = []
+    w = cfg.min_width * width
+    while w <= cfg.max_width * width * 1.0001:
+        if w * aspect <= height:
+            out.append(w)
+        w *= cfg.scale_step
+    return out
+
+
+def keypoint_candidates(
+    img: np.ndarray, f: float, feats: Sequence[Features], cfg: DetectConfig, size: tuple[int, int]
+) -> list[Placement]:
+    """Placements found by SIFT keypoints of an RGB image at scale f: per template,
+    matches that pass the ratio test, then a RANSAC similarity, kept when it has no
+    rotation, a plausible scale and at least `min_inliers` inliers."""
+    grey = np.clip(_grey(img) * 255 + 0.5, 0, 255).astype(np.uint8)
+    kps, desc = cv2.SIFT_create().detectAndCompute(grey, None)
+    if desc is None or len(kps) < cfg.min_inliers:
+        return []
+    xy = np.array([k.pt for k in kps], np.float32) / f
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    W, H = size
+    out = []
+    for feat in feats:
+        if len(feat.kp_desc) < cfg.min_inliers:
+            continue
+        pairs = matcher.knnMatch(feat.kp_desc, desc, k=2)
+        good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+        if len(good) < cfg.min_inliers:
+            continue
+        src = feat.kp_xy[[m.queryIdx for m in good]]
+        dst = xy[[m.trainIdx for m in good]]
+        T, inl = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0 / f, maxIters=1000
+        )
+        if T is None or int(inl.sum()) < cfg.min_inliers:
+            continue
+        s = float(math.hypot(T[0, 0], T[1, 0]))
+        rot = abs(math.degrees(math.atan2(T[1, 0], T[0, 0])))
+        w, h = feat.size[0] * s, feat.size[1] * s
+        if rot > 3 or not (0.8 * cfg.min_width * W <= w <= 1.25 * cfg.max_width * W):
+            continue
+        p = Placement(feat, float(T[0, 2]), float(T[1, 2]), w, h, source="keypoints")
+        p.score = float(inl.sum())
+        out.append(p)
+    return out
+
+
+def dense_candidates(
+    img: np.ndarray, f: float, feats: Sequence[Features], cfg: DetectConfig, size: tuple[int, int]
+) -> list[Placement]:
+    """The best few placements of every template on a small RGB image at scale f, by the
+    windowed regression."""
+    grey = _grey(img)
+    win = Windows(grey)
+    Hc, Wc = grey.shape
+    out: list[Placement] = []
+    for feat in feats:
+        best = np.zeros((Hc, Wc), np.float32)
+        arg = np.full((Hc, Wc), -1, np.int32)
+        widths = _widths(cfg, size[0], size[1], feat.aspect)
+        dims = []
+        for k, w in enumerate(widths):
+            h = w * feat.aspect
+            kw, kh = max(1, round(w * f)), max(1, round(h * f))
+            dims.append((kw, kh))
+            if kw < 6 or kh < 4 or kw > Wc or kh > Hc:
+                continue
+            P, A, _ = feat.look(kw, kh, w, h)
+            r2 = regression_map(win, _grey(P), A)
+            region = best[: r2.shape[0], : r2.shape[1]]
+            better = r2 > region
+            region[better] = r2[better]
+            arg[: r2.shape[0], : r2.shape[1]][better] = k
+        for _ in range(cfg.peaks_per_template):
+            i = int(np.argmax(best))
+            py, px = divmod(i, Wc)
+            if best[py, px] <= 0:
+                break
+            k = int(arg[py, px])
+            out.append(
+                Placement(feat, px / f, py / f, widths[k], widths[k] * feat.aspect, source="dense")
+            )
+            kw, kh = dims[k]
+            best[max(0, py - kh // 2) : py + kh // 2 + 1, max(0, px - kw // 2) : px + kw // 2 + 1] = 0
+    return out
+
+
+def refine(img: np.ndarray, f: float, cand: Placement, ratios: np.ndarray, margin: int) -> Placement:
+    """The best of scales cand.w * ratios and positions within `margin` pixels, by the
+    regression on static pixels of a grey image at scale f (video pixels * f)."""
+    H, W = img.shape
+    best, best_r2 = cand, -1.0
+    for r in ratios:
+        w, h = cand.w * r, cand.h * r
+        kw, kh = max(1, round(w * f)), max(1, round(h * f))
+        cx = round(cand.x * f + (cand.w * f - kw) / 2)
+        cy = round(cand.y * f + (cand.h * f - kh) / 2)
+        x0, y0 = max(0, cx - margin), max(0, cy - margin)
+        x1, y1 = min(W, cx + kw + margin), min(H, cy + kh + margin)
+        if x1 - x0 < kw or y1 - y0 < kh or kw < 6 or kh < 4:
+            continue
+        P, A, M = cand.feat.look(kw, kh, w, h)
+        r2 = regression_map(img[y0:y1, x0:x1], _grey(P), A, M)
+        py, px = divmod(int(np.argmax(r2)), r2.shape[1])
+        if r2[py, px] > best_r2:
+            best_r2 = float(r2[py, px])
+            best = cand.moved(x=(x0 + px) / f, y=(y0 + py) / f, w=kw / f, h=kh / f)
+    return best
+
+
+def _dedupe(cands: Sequence[Placement], overlap: float = 0.5) -> list[Placement]:
+    """Best first; drop a placement of a layout that overlaps a better one of it."""
+    kept: list[Placement] = []
+    for c in sorted(cands, key=lambda c: -c.score):
+        if not any(k.feat.layout == c.feat.layout and iou(k.bbox, c.bbox) > overlap for k in kept):
+            kept.append(c)
+    return kept
+
+
+def combine(r2: float, coverage: float) -> float:
+    """One score from a fit's R² and coverage: coverage (R² is dominated by the
+    strongest edges; coverage asks for every part of the template)."""
+    return coverage
+
+
+def _scored(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig) -> Placement:
+    p.r2, p.opacity, p.coverage = score_at(img, f, p, cfg.cells)
+    p.score = combine(p.r2, p.coverage)
+    return p
+
+
+def polish(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig, steps: int = 10) -> Placement:
+    """Hill-climb the score itself over position (one image pixel at a time) and size
+    (one pixel of width at a time, about the centre), from placement p."""
+    best = _scored(img, f, p.moved(), cfg)
+    moves = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
+    for _ in range(steps):
+        top = best
+        for dx, dy, dw in moves:
+            r = 1 + dw / max(best.w * f, 1.0)
+            q = best.moved(
+                x=best.x + dx / f - (r - 1) * best.w / 2,
+                y=best.y + dy / f - (r - 1) * best.h / 2,
+                w=best.w * r,
+                h=best.h * r,
+            )
+            if _scored(img, f, q, cfg).score > top.score + 1e-4:
+                top = q
+        if top is best:
+            break
+        best = top
+    return best
+
+
+# -- detection -----------------------------------------------------------------------------
+def search(
+    fr: Frames,
+    feats: Sequence[Features],
+    size: tuple[int, int],
+    cfg: DetectConfig,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[Placement]:
+    """Candidates from every group's average, refined and scored; best first."""
+    found: list[Placement] = []
+    for g in fr.groups:
+        for p in keypoint_candidates(fr.mean(g, "full"), fr.f_full, feats, cfg, size):
+            q = p.moved(frames=g)
+            q.score = p.score  # inliers, to rank keypoint candidates among themselves
+            found.append(q)
+        coarse = fr.mean(g, "coarse")
+        for p in dense_candidates(coarse, fr.f_coarse, feats, cfg, size):
+            # Rank dense peaks by the real score at coarse scale before refining a few.
+            found.append(_scored(coarse, fr.f_coarse, p.moved(frames=g), cfg))
+    kp = _dedupe([p for p in found if p.source == "keypoints"])[: cfg.candidates]
+    # At coarse scale a peak is a pixel or two off: R² forgives that, coverage does not.
+    for p in found:
+        if p.source == "dense":
+            p.score = p.r2
+    dense = _dedupe([p for p in found if p.source == "dense"])[: cfg.candidates]
+    log(f"keypoints: {[(p.feat.id, int(p.score)) for p in kp[:4]]}")
+    log(f"dense: {[(p.feat.id, round(p.score, 3)) for p in dense[:4]]}")
+    coarse_px = fr.f_mid / fr.f_coarse
+    ratios = cfg.scale_step ** np.linspace(-0.5, 0.5, 5)
+    mid = []
+    for p in kp + dense:
+        img = fr.mean(p.frames, "mid")
+        if p.source == "keypoints":  # keypoint transforms are already close
+            q = refine(_grey(img), fr.f_mid, p, np.array([0.98, 1.0, 1.02]), 2)
+        else:
+            q = refine(_grey(img), fr.f_mid, p, ratios, math.ceil(1.5 * coarse_px) + 1)
+        mid.append(_scored(img, fr.f_mid, q, cfg))
+    mid = _dedupe(mid)
+    log(f"mid: {[(p.feat.id, p.source, round(p.score, 3)) for p in mid[:4]]}")
+    out = []
+    for p in mid[: cfg.finalists]:
+        q = polish(fr.mean(p.frames, "mid"), fr.f_mid, p, cfg)
+        out.append(polish(fr.mean(p.frames, "full"), fr.f_full, q, cfg, steps=4))
+    return sorted(out, key=lambda p: -p.score) + mid[cfg.finalists :]
+
+
+def look_alikes(
+    img: np.ndarray, f: float, best: Placement, feats: Sequence[Features], cfg: DetectConfig
+) -> Placement:
+    """The best-scoring of every template with best's canvas size, at best's box: colour
+    variants of one layout, and sibling layouts drawn from the same atlas."""
+    out = best
+    for feat in feats:
+        if feat.size == best.feat.size and feat.id != best.feat.id:
+            q = _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
+            if q.score > out.score:
+                out = q
+    return out
+
+
+def decide(
+    det: Detection,
+    fr: Frames,
+    cands: list[Placement],
+    feats: Sequence[Features],
+    templates: dict[str, Template],
+    cfg: DetectConfig,
+    log: Callable[[str], None] = lambda _: None,
+) -> Detection:
+    """Score every sampled frame at the best box and at the other boxes where its layout
+    was seen; the stable box is the one most frames agree on, scored again on the
+    average of those frames."""
+    n = len(fr.index)
+    det.sample_frame_index = fr.index
+    det.sample_found = np.zeros(n, bool)
+    det.sample_bbox = np.zeros((n, 4), np.float32)
+    det.sample_score = np.zeros(n, np.float32)
+    if not cands:
+        det.why = "no template matches anywhere"
+        return det
+    best = cands[0]
+    locations = [best]
+    for m in cands[1:]:
+        if m.feat.layout == best.feat.layout and all(iou(m.bbox, k.bbox) < 0.3 for k in locations):
+            locations.append(m.moved(feat=best.feat))
+    locations = locations[:3]
+    which = np.full(n, -1, np.int64)
+    for i, frame in enumerate(fr.mids):
+        for j, loc in enumerate(locations):
+            _, op, cov = score_at(frame, fr.f_mid, loc, cfg.cells)
+            s = cov
+            shown = s >= cfg.frame_score and cfg.min_opacity <= op <= cfg.max_opacity
+            if s > det.sample_score[i] and (shown or which[i] < 0):
+                det.sample_score[i] = s
+                if shown:
+                    which[i] = j
+    counts = np.bincount(which[which >= 0], minlength=len(locations))
+    stable = int(np.argmax(counts))
+    agree = int(counts[stable])
+    need = max(3, math.ceil(cfg.min_frames * n))
+    shown = tuple(int(i) for i in np.flatnonzero(which == stable)) or best.frames
+    # The stable box, polished and scored on the average of the frames that show it.
+    q = polish(fr.mean(shown, "mid"), fr.f_mid, locations[stable].moved(frames=shown), cfg)
+    place = polish(fr.mean(shown, "full"), fr.f_full, q, cfg, steps=4)
+    place = look_alikes(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
+    log(f"stable: {place.feat.id} {[round(v) for v in place.bbox]} score {place.score:.3f} "
+        f"op {place.opacity:.2f}, {agree} of {n} frames")
+    for i, j in enumerate(which):
+        if j >= 0:
+            det.sample_found[i] = True
+            det.sample_bbox[i] = place.bbox if j == stable else locations[j].bbox
+    det.score = float(place.score)
+    det.inliers = agree
+    det.opacity = float(place.opacity)
+    if agree >= need and place.score >= cfg.score:
+        det.found = True
+        det.template = templates[place.feat.id]
+        det.bbox = tuple(float(v) for v in place.bbox)  # type: ignore[assignment]
+        det.transform = place.transform
+    else:
+        det.why = (
+            f"no overlay found (best: {place.feat.id}, score {place.score:.2f}, "
+            f"{agree} of {n} frames agree)"
+        )
+    return det
+
+
+def detect(
+    video_path: str | Path,
+    templates: Sequence[Template],
+    config: DetectConfig | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Detection:
+    """Find which template the video shows and where (see the module docstring).
+
+    Raises video.VideoError (one line) for a file that is no usable video, ValueError
+    for an empty template list. A video with no overlay is not an error: its Detection
+    has found=False and a reason in `why`.
+    """
+    from nitrogen_cli import video
+
+    cfg = config or DetectConfig()
+    log = log or (lambda _: None)
+    if not templates:
+        raise ValueError("no templates to match (use --templates, or drop --no-builtin)")
+    info = video.probe(video_path)
+    video.check_video(info, min_frames=cfg.samples)
+    samples = video.sample_frames(video_path, cfg.samples, info=info)
+    if not samples:
+        raise video.VideoError("no frame could be decoded")
+    feats = prepare(templates)
+    fr = Frames(samples, cfg)
+    del samples
+    size = (info.width, info.height)
+    det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
+    cands = search(fr, feats, size, cfg, log)
+    return decide(det, fr, cands, feats, {t.id: t for t in templates}, cfg, log)
+
+
+def write_detection(dst: str | Path, det: Detection) -> Path:
+    """Write an overlay file (kind "overlay", man nitrogen-formats(5)) atomically: the
+    /overlay attributes, the matched template's atlas, and the per-sample records."""
+    from nitrogen_cli import formats
+
+    with formats.create(dst, "overlay", inputs=[det.video]) as f:
+        atlas = det.template.atlas_png if det.found and det.template is not None else None
+        formats.write_overlay(f, det.info(), atlas_png=atlas, per_frame=det.per_frame())
+    return Path(dst)

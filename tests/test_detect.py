@@ -1,0 +1,226 @@
+"""detect-overlay's library: real game frames, real overlays, real H.264, known truth.
+
+Each clip lays real Atari frames into a stream canvas, draws an overlay with the overlay
+library (random states, some buttons held down all along), encodes H.264 at a chosen
+CRF and asks `detect` where the overlay is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from nitrogen_cli import detect, formats, overlays
+from nitrogen_cli.actions import BUTTONS, TRIGGERS, State
+from nitrogen_cli.video import write_video
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _feature_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Template features go to a cache of this session, not the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def builtins() -> list[overlays.Template]:
+    return overlays.load_templates([], builtin=True)
+
+
+def game_frames(n: int, game: str = "MsPacman", seed: int = 0) -> list[np.ndarray]:
+    """n frames of a real Atari game played at random, a few steps apart."""
+    from nitrogen_cli.envs import make_env
+
+    env = make_env(game)
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for _ in range(n):
+        for _ in range(4):
+            obs, _, term, trunc, _ = env.step(env.action_space.sample())
+            if term or trunc:
+                obs, _ = env.reset()
+        out.append(obs)
+    env.close()
+    return out
+
+
+def random_state(rng: np.random.Generator, held: frozenset[str]) -> State:
+    pressed = {b for b in BUTTONS if b not in TRIGGERS and rng.random() < 0.15} | set(held)
+    sticks = [tuple(rng.uniform(-1, 1, 2) * (rng.random() < 0.6)) for _ in range(2)]
+    triggers = tuple(rng.uniform(0, 1, 2) * (rng.random(2) < 0.3))
+    return State(frozenset(pressed), *sticks, triggers)  # type: ignore[arg-type]
+
+
+def make_clip(
+    path: Path,
+    template: overlays.Template | None,
+    frames: list[np.ndarray],
+    canvas: tuple[int, int] = (1280, 720),
+    width: float = 0.2,
+    at: tuple[int, int] | None = None,
+    opacity: float = 1.0,
+    crf: int = 23,
+    held: frozenset[str] = frozenset(),
+    moves: tuple[float, tuple[int, int]] | None = None,
+    seed: int = 0,
+) -> list[list[float]]:
+    """Encode the clip; return the overlay's box per frame ([0, 0, 0, 0]: not drawn).
+
+    The game is pillarboxed in 4:3 as most streams show it; `moves` = (fraction, (x, y)):
+    from that fraction of the clip on, the overlay sits at (x, y) instead.
+    """
+    rng = np.random.default_rng(seed)
+    W, H = canvas
+    gw = H * 4 // 3
+    r = overlays.Renderer(template, width * W / template.size[0]) if template else None
+    boxes, out = [], []
+    for i, obs in enumerate(frames):
+        frame = np.zeros((H, W, 3), np.uint8)
+        frame[:, (W - gw) // 2 : (W - gw) // 2 + gw] = cv2.resize(
+            obs, (gw, H), interpolation=cv2.INTER_NEAREST
+        )
+        box = [0.0, 0.0, 0.0, 0.0]
+        if r is not None and at is not None:
+            x, y = moves[1] if moves and i >= moves[0] * len(frames) else at
+            r.draw(frame, random_state(rng, held), x, y, opacity)
+            box = [x, y, r.width, r.height]
+        boxes.append(box)
+        out.append(frame)
+    write_video(path, out, 30, crf=crf, gop=2)
+    return boxes
+
+
+def iou(a, b) -> float:
+    return detect.iou(a, b)
+
+
+@pytest.mark.slow
+def test_hard_case_low_opacity_small_high_crf_buttons_held(tmp_path: Path, builtins) -> None:
+    t = overlays.get_template("builtin/gc-indigo")
+    mp4 = tmp_path / "hard.mp4"
+    boxes = make_clip(
+        mp4,
+        t,
+        game_frames(30),
+        width=0.10,
+        at=(700, 420),  # away from every corner, over the game
+        opacity=0.4,
+        crf=32,
+        held=frozenset({"south", "right_shoulder", "right_trigger", "dpad_left"}),
+    )
+    det = detect.detect(mp4, builtins)
+    assert det.found, det.why
+    assert det.template is not None and det.template.layout == t.layout
+    assert iou(det.bbox, boxes[0]) >= 0.9
+    assert det.opacity == pytest.approx(0.4, abs=0.15)
+    assert det.sample_found.sum() >= 20
+
+
+@pytest.mark.slow
+def test_pixel_art_scaled_up_and_colour_variant(tmp_path: Path, builtins) -> None:
+    t = overlays.get_template("builtin/pixel-red")
+    mp4 = tmp_path / "pixel.mp4"
+    boxes = make_clip(mp4, t, game_frames(30, "Boxing"), width=0.25, at=(40, 470), crf=28)
+    det = detect.detect(mp4, builtins)
+    assert det.found, det.why
+    assert det.template is not None and det.template.id == t.id  # the right skin, too
+    assert iou(det.bbox, boxes[0]) >= 0.9
+
+
+@pytest.mark.slow
+def test_no_overlay_is_not_found(tmp_path: Path, builtins) -> None:
+    mp4 = tmp_path / "plain.mp4"
+    make_clip(mp4, None, game_frames(30, "Riverraid"), crf=28)
+    det = detect.detect(mp4, builtins)
+    assert not det.found
+    assert det.why
+    assert not det.sample_found.any()
+
+
+@pytest.mark.slow
+def test_moving_overlay_records_each_sample_and_keeps_the_majority_box(tmp_path: Path) -> None:
+    lib = [overlays.get_template(f"builtin/xbox-{v}") for v in ("white", "black", "clear")]
+    t = lib[0]
+    mp4 = tmp_path / "moves.mp4"
+    first, second = (20, 440), (900, 30)
+    boxes = make_clip(mp4, t, game_frames(30), width=0.2, at=first, moves=(0.7, second))
+    det = detect.detect(mp4, lib)
+    assert det.found and det.template is not None and det.template.id == t.id
+    assert iou(det.bbox, boxes[0]) >= 0.9  # 70% of the frames show it there
+    for i, found, box in zip(det.sample_frame_index, det.sample_found, det.sample_bbox):
+        assert found
+        assert iou(box, boxes[i]) >= 0.8, (i, box, boxes[i])
+    assert det.inliers < len(det.sample_frame_index)  # the rest were elsewhere
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "width"), [("ds3", 0.18), ("nes-pixel", 0.15)])
+def test_a_real_preset_at_low_opacity(tmp_path: Path, shared_presets: Path, folder, width) -> None:
+    lib = overlays.load_templates([shared_presets / folder], builtin=False)
+    t = lib[0]
+    mp4 = tmp_path / f"{folder}.mp4"
+    boxes = make_clip(mp4, t, game_frames(30, "SpaceInvaders"), width=width, at=(860, 400),
+                      opacity=0.45, crf=30)
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert det.template is not None and det.template.layout == t.layout
+    assert iou(det.bbox, boxes[0]) >= 0.9
+
+
+def test_the_model_fit_recovers_opacity_and_rejects_a_lone_edge() -> None:
+    t = overlays.get_template("builtin/hitbox-white")
+    f = detect.features(t, disk=False)
+    P, A, M = f.kernels(200, 100)
+    # the overlay at opacity 0.6 over a background that is even within each half
+    bg = np.zeros((100, 200, 3), np.float32)
+    bg[:, 100:] = (0.8, 0.2, 0.1)
+    bg[:, :100] = (0.05, 0.3, 0.6)
+    img = bg + 0.6 * (P - bg * A[..., None])
+    r2, op, coverage = detect.local_fit(img, P, A, M)
+    assert r2 > 0.99 and op == pytest.approx(0.6, abs=0.02) and coverage > 0.95
+    # a grey panel whose outline matches the skin's, but none of its inside
+    panel = np.full((100, 200, 3), 0.5, np.float32)
+    panel[:4], panel[-4:], panel[:, :4], panel[:, -4:] = 0.0, 0.0, 0.0, 0.0
+    _, _, coverage = detect.local_fit(panel, P, A, M)
+    assert coverage < 0.6
+
+
+def test_features_are_cached_on_disk_and_a_damaged_cache_is_recomputed(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/nes-dark")
+    key = detect.content_key(t)
+    detect._MEMORY.pop(key, None)
+    path = detect.cache_dir() / f"{key}.npz"
+    path.unlink(missing_ok=True)
+    a = detect.features(t)
+    assert path.is_file()
+    detect._MEMORY.pop(key, None)
+    b = detect.features(t)  # from disk
+    assert np.allclose(a.P, b.P, atol=1 / 255) and np.array_equal(a.M, b.M)
+    assert len(a.kp_desc) == len(b.kp_desc) > 0
+    path.write_bytes(b"not an npz")
+    detect._MEMORY.pop(key, None)
+    c = detect.features(t)
+    assert np.allclose(a.P, c.P, atol=1 / 255)
+
+
+def test_the_overlay_file_carries_the_template(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/snes-us")
+    det = detect.Detection("v.mp4", 30.0, 90, 640, 360, True, t, (1.0, 2.0, 3.0, 4.0))
+    det.transform = np.array([[0.1, 0, 1.0], [0, 0.1, 2.0]])
+    det.sample_frame_index = np.arange(3)
+    det.sample_found = np.array([True, False, True])
+    det.sample_bbox = np.zeros((3, 4), np.float32)
+    det.sample_score = np.zeros(3, np.float32)
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    det.video = str(tmp_path / "v.mp4")
+    dst = detect.write_detection(tmp_path / "v.overlay.h5", det)
+    with formats.open_file(dst, "overlay") as f:
+        info = formats.read_overlay(f)
+        back = overlays.Template.from_bytes(info["layout_json"], formats.read_atlas_png(f))
+        assert f["overlay/sample_found"][()].tolist() == [True, False, True]
+    assert info["template"] == t.id and info["layout"] == t.layout
+    assert list(info["bbox"]) == [1.0, 2.0, 3.0, 4.0]
+    assert back.size == t.size and np.array_equal(back.atlas, t.atlas)
