@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 NITROGEN = [sys.executable, "-m", "nitrogen_cli"]
 
 
-def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """The real `nitrogen` in a subprocess, as a shell would run it."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(

@@ -36,7 +36,9 @@ def test_something_is_registered() -> None:
     assert "show" in names
 
 
-@pytest.mark.parametrize(("argv", "page"), commands(), ids=lambda x: "-".join(x) if isinstance(x, list) else x)
+@pytest.mark.parametrize(
+    ("argv", "page"), commands(), ids=lambda x: "-".join(x) if isinstance(x, list) else x
+)
 def test_help_and_man_page(argv: list[str], page: str) -> None:
     result = CliRunner().invoke(app, [*argv, "--help"])
     assert result.exit_code == 0, result.output

@@ -54,9 +54,11 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
 def test_an_incomplete_file_never_takes_the_final_name(tmp_path: Path) -> None:
     # Missing required content is caught before the rename.
     path = tmp_path / "x.truth.h5"
-    with pytest.raises(formats.FormatError, match="missing group /overlay"):
-        with formats.create(path, "truth") as f:
-            formats.write_actions(f, Actions.zeros(5))
+    with (
+        pytest.raises(formats.FormatError, match="missing group /overlay"),
+        formats.create(path, "truth") as f,
+    ):
+        formats.write_actions(f, Actions.zeros(5))
     assert not path.exists()
 
 
@@ -182,8 +184,14 @@ def test_inputs_record_hashes_that_notice_a_change(tmp_path: Path) -> None:
     with formats.create(path, "overlay", inputs=[video]) as f:
         formats.write_overlay(
             f,
-            {"found": False, "video": str(video), "fps": 30.0, "frame_count": 1,
-             "width": 64, "height": 64},
+            {
+                "found": False,
+                "video": str(video),
+                "fps": 30.0,
+                "frame_count": 1,
+                "width": 64,
+                "height": 64,
+            },
         )
     with formats.open_file(path) as f:
         formats.verify_input(f, video)
