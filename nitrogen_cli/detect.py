@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import math
 import os
 import tempfile
@@ -66,6 +67,7 @@ NOISE = 2.0 / 255  # compression noise floor: a flat patch explains nothing
 OPACITY = (0.25, 1.05)  # opacities a fit may take: fainter is no overlay, above 1 none
 STRUCTURE = 6.0 / 255  # a cell counts in coverage when the drawing varies more than this
 WEIGHT_POWER = 0.0  # cells weigh own-structure ** this in coverage
+MIN_KEYFRAMES = 8  # fewer keyframes than this: sample frames between them too
 
 
 @dataclass
@@ -89,6 +91,7 @@ class DetectConfig:
     score: float = 0.65  # score on the frames' average for a detection
     min_frames: float = 0.2  # fraction of sampled frames that must agree (and >= 3)
     cells: int = 8  # background cells across the overlay's longer side
+    groups: int = 1  # averages searched: of all samples, or of their first, middle... part
 
 
 # -- template features -------------------------------------------------------------------
@@ -118,27 +121,36 @@ class Features:
     def aspect(self) -> float:
         return self.size[1] / self.size[0]
 
-    def kernels(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(P, A, M) resampled to w x h pixels, M as 0/1 float32 (static pixels)."""
-        key = (w, h)
+    def _cached(self, key: tuple, make: Callable[[], Any]) -> Any:
         hit = self._kernels.get(key)
-        if hit is not None:
-            self._kernels.move_to_end(key)
-            return hit
-        src_w = self.P.shape[1]
-        if self.nearest and w >= src_w:
-            interp = cv2.INTER_NEAREST_EXACT
-        elif w < src_w:
-            interp = cv2.INTER_AREA
+        if hit is None:
+            hit = self._kernels[key] = make()
+            while len(self._kernels) > 1024:  # the dense search's kernels, for a batch
+                self._kernels.popitem(last=False)
         else:
-            interp = cv2.INTER_LINEAR
-        P = cv2.resize(self.P, (w, h), interpolation=interp)
-        A = cv2.resize(self.A, (w, h), interpolation=interp)
-        out = (P, A, _resize_weights(self.M, w, h))
-        self._kernels[key] = out
-        while len(self._kernels) > 512:  # the dense search's kernels, for a batch
-            self._kernels.popitem(last=False)
-        return out
+            self._kernels.move_to_end(key)
+        return hit
+
+    def _colour(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P, A, grey P) resampled to w x h pixels."""
+
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            src_w = self.P.shape[1]
+            if self.nearest and w >= src_w:
+                interp = cv2.INTER_NEAREST_EXACT
+            elif w < src_w:
+                interp = cv2.INTER_AREA
+            else:
+                interp = cv2.INTER_LINEAR
+            P = cv2.resize(self.P, (w, h), interpolation=interp)
+            return P, cv2.resize(self.A, (w, h), interpolation=interp), _grey(P)
+
+        return self._cached(("c", w, h), make)
+
+    def kernels(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P, A, M) resampled to w x h pixels (M: each pixel's weight in a fit)."""
+        P, A, _ = self._colour(w, h)
+        return P, A, self._cached(("m", w, h), lambda: _resize_weights(self.M, w, h))
 
     def look(self, w: int, h: int, w_full: float, h_full: float):
         """(P, A, M) at w x h pixels, as a render at w_full x h_full shrunk to that size
@@ -146,12 +158,28 @@ class Features:
         if not self.nearest:
             return self.kernels(w, h)
         wf, hf = max(1, round(w_full)), max(1, round(h_full))
-        P, A, M = self.kernels(wf, hf)
         if (wf, hf) == (w, h):
-            return P, A, M
-        P = cv2.resize(P, (w, h), interpolation=cv2.INTER_AREA)
-        A = cv2.resize(A, (w, h), interpolation=cv2.INTER_AREA)
-        return P, A, _resize_weights(M, w, h)
+            return self.kernels(w, h)
+        P, A, _ = self.grey_look(w, h, w_full, h_full)
+        M = self._cached(
+            ("lm", w, h, wf, hf), lambda: _resize_weights(self.kernels(wf, hf)[2], w, h)
+        )
+        return P, A, M
+
+    def grey_look(self, w: int, h: int, w_full: float, h_full: float):
+        """(P, A, grey P) as `look` draws them, without the weights (the dense search)."""
+        if not self.nearest:
+            return self._colour(w, h)
+        wf, hf = max(1, round(w_full)), max(1, round(h_full))
+        if (wf, hf) == (w, h):
+            return self._colour(w, h)
+
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            P, A, _ = self._colour(wf, hf)
+            P = cv2.resize(P, (w, h), interpolation=cv2.INTER_AREA)
+            return P, cv2.resize(A, (w, h), interpolation=cv2.INTER_AREA), _grey(P)
+
+        return self._cached(("l", w, h, wf, hf), make)
 
 
 BUTTON_WEIGHT = 0.5  # a button's rest look counts half: it shows most of the time
@@ -162,7 +190,7 @@ def _resize_weights(M: np.ndarray, w: int, h: int) -> np.ndarray:
     the lowest weight of the pixels it covers (partly moving is moving)."""
     out = np.zeros((h, w), np.float32)
     for level in (BUTTON_WEIGHT, 1.0):
-        cover = cv2.resize((M >= level).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        cover = cv2.resize((level <= M).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
         out[cover > 0.999] = level
     return out
 
@@ -413,7 +441,7 @@ def _grid(n: int, parts: int) -> np.ndarray:
 
 
 def local_fit(
-    I: np.ndarray,
+    I: np.ndarray,  # noqa: E741 (the image I of the model)
     P: np.ndarray,
     A: np.ndarray,
     M: np.ndarray,
@@ -431,7 +459,7 @@ def local_fit(
     nx = max(1, min(cells, round(cells * w / max(w, h)), w // 3))
     gy, gx = _grid(h, ny)[:-1], _grid(w, nx)[:-1]
     if I.ndim == 2:
-        I, P = I[..., None], P[..., None]
+        I, P = I[..., None], P[..., None]  # noqa: E741
     Mw = M[..., None].astype(np.float32)
     A1 = A[..., None].astype(np.float32)
     IM, PM, AM = I * Mw, P * Mw, A1 * Mw
@@ -447,9 +475,9 @@ def local_fit(
     if not ok.any():
         return 0.0, 0.0, 0.0
     nn = np.maximum(n, 1)
-    tss = float(np.where(ok, s_ii - s_i * s_i / nn, 0).sum()) + float(n.sum()) * I.shape[
-        2
-    ] * NOISE**2
+    tss = (
+        float(np.where(ok, s_ii - s_i * s_i / nn, 0).sum()) + float(n.sum()) * I.shape[2] * NOISE**2
+    )
 
     def rss(op: float) -> float:
         rr = s_ii - 2 * op * s_ip + op * op * s_pp
@@ -496,7 +524,7 @@ def local_fit(
     own = np.where(ok, np.maximum(v0, v1), 0).sum(-1)
     floor = nn[..., 0] * I.shape[2] * STRUCTURE**2
     drawn = own > floor
-    visible = S > op * op * floor / 4
+    visible = op * op * floor / 4 < S
     beta = np.where(visible, np.clip(C / np.maximum(S, 1e-12), 0, 1), 0.0)
     w = own**WEIGHT_POWER * drawn
     coverage = float((beta * w).sum() / w.sum()) if drawn.any() else 0.0
@@ -625,7 +653,6 @@ class Detection:
         }
 
 
-
 # -- the sampled frames ------------------------------------------------------------------
 def _shrink(img: np.ndarray, f: float) -> np.ndarray:
     if f >= 1:
@@ -661,8 +688,8 @@ class Frames:
             for x in self.full
         ]
         n = len(samples)
-        parts = min(3, n)
-        self.groups = [tuple(range(a, b)) for a, b in zip(_grid(n, parts)[:-1], _grid(n, parts)[1:])]
+        parts = max(1, min(cfg.groups, n))
+        self.groups = [tuple(range(a, b)) for a, b in itertools.pairwise(_grid(n, parts))]
         self._means: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
 
     def scale(self, level: str) -> float:
@@ -710,7 +737,7 @@ def keypoint_candidates(
         return []
     xy = np.array([k.pt for k in kps], np.float32) / f
     matcher = cv2.BFMatcher(cv2.NORM_L2)
-    W, H = size
+    W = size[0]
     out = []
     for feat in feats:
         if len(feat.kp_desc) < cfg.min_inliers:
@@ -757,8 +784,8 @@ def dense_candidates(
             dims.append((kw, kh))
             if kw < 6 or kh < 4 or kw > Wc or kh > Hc:
                 continue
-            P, A, _ = feat.look(kw, kh, w, h)
-            r2 = regression_map(win, _grey(P), A)
+            _, A, Pg = feat.grey_look(kw, kh, w, h)
+            r2 = regression_map(win, Pg, A)
             region = best[: r2.shape[0], : r2.shape[1]]
             better = r2 > region
             region[better] = r2[better]
@@ -773,11 +800,15 @@ def dense_candidates(
                 Placement(feat, px / f, py / f, widths[k], widths[k] * feat.aspect, source="dense")
             )
             kw, kh = dims[k]
-            best[max(0, py - kh // 2) : py + kh // 2 + 1, max(0, px - kw // 2) : px + kw // 2 + 1] = 0
+            best[
+                max(0, py - kh // 2) : py + kh // 2 + 1, max(0, px - kw // 2) : px + kw // 2 + 1
+            ] = 0
     return out
 
 
-def refine(img: np.ndarray, f: float, cand: Placement, ratios: np.ndarray, margin: int) -> Placement:
+def refine(
+    img: np.ndarray, f: float, cand: Placement, ratios: np.ndarray, margin: int
+) -> Placement:
     """The best of scales cand.w * ratios and positions within `margin` pixels, by the
     regression on static pixels of a grey image at scale f (video pixels * f)."""
     H, W = img.shape
@@ -821,7 +852,9 @@ def _scored(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig) -> Place
     return p
 
 
-def polish(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig, steps: int = 10) -> Placement:
+def polish(
+    img: np.ndarray, f: float, p: Placement, cfg: DetectConfig, steps: int = 10
+) -> Placement:
     """Hill-climb the score itself over position (one image pixel at a time) and size
     (one pixel of width at a time, about the centre), from placement p."""
     best = _scored(img, f, p.moved(), cfg)
@@ -949,8 +982,10 @@ def decide(
     q = polish(fr.mean(shown, "mid"), fr.f_mid, locations[stable].moved(frames=shown), cfg)
     place = polish(fr.mean(shown, "full"), fr.f_full, q, cfg, steps=4)
     place = look_alikes(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
-    log(f"stable: {place.feat.id} {[round(v) for v in place.bbox]} score {place.score:.3f} "
-        f"op {place.opacity:.2f}, {agree} of {n} frames")
+    log(
+        f"stable: {place.feat.id} {[round(v) for v in place.bbox]} score {place.score:.3f} "
+        f"op {place.opacity:.2f}, {agree} of {n} frames"
+    )
     for i, j in enumerate(which):
         if j >= 0:
             det.sample_found[i] = True
@@ -991,7 +1026,7 @@ def detect(
         raise ValueError("no templates to match (use --templates, or drop --no-builtin)")
     info = video.probe(video_path)
     video.check_video(info, min_frames=cfg.samples)
-    samples = video.sample_frames(video_path, cfg.samples, info=info)
+    samples = sample_keyframes(video_path, cfg.samples, info)
     if not samples:
         raise video.VideoError("no frame could be decoded")
     feats = prepare(templates)
@@ -1001,6 +1036,49 @@ def detect(
     det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
     cands = search(fr, feats, size, cfg, log)
     return decide(det, fr, cands, feats, {t.id: t for t in templates}, cfg, log)
+
+
+def sample_keyframes(path: str | Path, n: int, info: Any) -> list[tuple[int, np.ndarray]]:
+    """At most n keyframes spread over the video, as (frame index, RGB).
+
+    The packets are read once (no decoding) to find the keyframes; then each chosen one
+    costs a seek and the decode of that one frame. A video with fewer than MIN_KEYFRAMES
+    keyframes is sampled by video.sample_frames (it decodes on from keyframes).
+    """
+    import av
+
+    from nitrogen_cli import video
+
+    with video._open(path) as container:
+        stream = video._stream(container)
+        try:
+            keys = [
+                int(p.pts)
+                for p in container.demux(stream)
+                if p.is_keyframe and p.pts is not None and p.size > 0
+            ]
+        except av.error.FFmpegError as exc:
+            raise video.VideoError(f"unreadable ({' '.join(str(exc).split())})") from None
+        keys = sorted(set(keys))
+        if len(keys) < min(n, MIN_KEYFRAMES) or stream.time_base is None:
+            return video.sample_frames(path, n, info=info)
+        if len(keys) > n:
+            keys = [keys[int((k + 0.5) * len(keys) / n)] for k in range(n)]
+        stream.thread_type = "SLICE"  # frame threads would decode frames we never use
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else info.fps
+        t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        out: dict[int, np.ndarray] = {}
+        for pts in keys:
+            with contextlib.suppress(av.error.FFmpegError):
+                container.seek(pts, stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    index = math.floor((float(frame.pts * stream.time_base) - t0) * fps + 0.5)
+                    out.setdefault(index, frame.to_ndarray(format="rgb24"))
+                    break
+    return sorted(out.items(), key=lambda item: item[0])
 
 
 def write_detection(dst: str | Path, det: Detection) -> Path:

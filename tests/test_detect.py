@@ -150,7 +150,9 @@ def test_moving_overlay_records_each_sample_and_keeps_the_majority_box(tmp_path:
     det = detect.detect(mp4, lib)
     assert det.found and det.template is not None and det.template.id == t.id
     assert iou(det.bbox, boxes[0]) >= 0.9  # 70% of the frames show it there
-    for i, found, box in zip(det.sample_frame_index, det.sample_found, det.sample_bbox):
+    for i, found, box in zip(
+        det.sample_frame_index, det.sample_found, det.sample_bbox, strict=True
+    ):
         assert found
         assert iou(box, boxes[i]) >= 0.8, (i, box, boxes[i])
     assert det.inliers < len(det.sample_frame_index)  # the rest were elsewhere
@@ -162,8 +164,9 @@ def test_a_real_preset_at_low_opacity(tmp_path: Path, shared_presets: Path, fold
     lib = overlays.load_templates([shared_presets / folder], builtin=False)
     t = lib[0]
     mp4 = tmp_path / f"{folder}.mp4"
-    boxes = make_clip(mp4, t, game_frames(30, "SpaceInvaders"), width=width, at=(860, 400),
-                      opacity=0.45, crf=30)
+    boxes = make_clip(
+        mp4, t, game_frames(30, "SpaceInvaders"), width=width, at=(860, 400), opacity=0.45, crf=30
+    )
     det = detect.detect(mp4, lib)
     assert det.found, det.why
     assert det.template is not None and det.template.layout == t.layout
