@@ -27,6 +27,7 @@ from nitrogen_cli.policy.import_ng import (
 from nitrogen_cli.policy.infer import Policy
 
 transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 VISION, DIT, HEADS = 64, 48, 2  # SigLIP uses 64-channel heads: a 64-wide tower has one
 MIXER_LAYERS, DIT_LAYERS, PE_LEN, MAX_SEQ, GAMES = 2, 4, 64, 32, 3

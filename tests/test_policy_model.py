@@ -21,6 +21,8 @@ from nitrogen_cli.policy.model import (
 from nitrogen_cli.policy.toy import toy_actions
 from nitrogen_cli.policy.train import WarmupStableDecay, sample_randomness
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_euler_is_exact_for_a_constant_velocity() -> None:
     x0 = torch.randn(3, 16, 21, dtype=torch.float64)
@@ -130,37 +132,41 @@ def test_save_and_load_round_trip_to_identical_actions(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_overfits_eight_samples() -> None:
-    """8 frames, each with its own random 16-action chunk: sampling recovers them."""
+    """8 frames, each with its own random 16-action chunk: sampling recovers them.
+
+    Buttons exactly and sticks within 0.1 means the velocity field is right to a few
+    hundredths everywhere along the path: the flow loss falls about 100x. Each step
+    sees every sample 4 times, each time with its own noise and flow time.
+    """
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     cfg = preset("tiny")
     frames = rng.integers(0, 256, (8, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
     target = toy_actions(8 * cfg.chunk, rng).to_flat().reshape(8, cfg.chunk, 21)
-    model = NitroGenPolicy(cfg)
-    policy = Policy(model)
-    pixels = NitroGenPolicy.normalize(policy.frames_tensor(frames))
-    actions, mask = torch.from_numpy(target), torch.ones(8, cfg.chunk, dtype=torch.bool)
-    steps, repeat = 800, 4  # each step sees every sample 4 times, with different noise
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupStableDecay(30, steps, steps // 2))
-    first = last = None
+    model = NitroGenPolicy(cfg).train()
+    pixels = NitroGenPolicy.normalize(torch.from_numpy(frames).permute(0, 3, 1, 2)).repeat(
+        4, 1, 1, 1
+    )
+    actions = torch.from_numpy(target).repeat(4, 1, 1)
+    mask = torch.ones(32, cfg.chunk, dtype=torch.bool)
+    steps = 800
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0, fused=True
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupStableDecay(20, steps, steps // 2))
+    losses = []
     for step in range(steps):
-        samples = range(step * 8 * repeat, (step + 1) * 8 * repeat)
-        noise, t, _ = sample_randomness(0, samples, (cfg.chunk, 21), cfg, None)
-        loss = model(
-            pixels.repeat(repeat, 1, 1, 1),
-            actions.repeat(repeat, 1, 1),
-            mask.repeat(repeat, 1),
-            noise,
-            t,
+        noise, t, _ = sample_randomness(
+            0, range(step * 32, step * 32 + 32), (cfg.chunk, 21), cfg, None
         )
+        loss = model(pixels, actions, mask, noise, t)
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        first = first if first is not None else loss.item()
-        last = loss.item()
-    assert last < first / 10
-    got = policy.predict_flat(frames, euler_steps=16, seed=0)
-    assert np.array_equal(got[..., :17] > 0.5, target[..., :17] > 0.5)
-    assert np.abs(got[..., 17:] - target[..., 17:]).max() < 0.1
+        losses.append(loss.item())
+    assert np.mean(losses[-50:]) < np.mean(losses[:20]) / 30
+    got = Policy(model).predict_flat(frames, euler_steps=16, seed=0)
+    wrong = int(((got[..., :17] > 0.5) != (target[..., :17] > 0.5)).sum())
+    stick_err = float(np.abs(got[..., 17:] - target[..., 17:]).max())
+    assert wrong == 0 and stick_err < 0.1, f"{wrong} wrong buttons, stick error {stick_err:.3f}"

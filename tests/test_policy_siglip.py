@@ -15,6 +15,7 @@ from nitrogen_cli.policy.toy import write_toy
 from nitrogen_cli.policy.train import TrainConfig, TrainError, train
 
 transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -119,13 +119,19 @@ def read_ng(path: str | Path, trust_pickle: bool = False) -> tuple[dict[str, Ten
         with torch.serialization.safe_globals(_STANDINS):
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if not trust_pickle:
-            why = str(exc).split("\n")[0].strip()
-            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-            what = f"pickled object {found.group(1)}" if found else why[:120]
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # not a class safe loading refuses: the bytes are no checkpoint
+            why = re.search(
+                r"WeightsUnpickler error:\s*(.+?)\s*(?:Check the doc|$)", str(exc), re.S
+            )
             raise ImportCheckpointError(
-                f"{p}: holds a {what} that safe (weights-only) loading refuses; rerun with "
-                "--trust-pickle only if you trust where this file came from"
+                f"{p}: not a readable torch checkpoint ({_brief(why.group(1) if why else exc)})"
+            ) from None
+        if not trust_pickle:
+            raise ImportCheckpointError(
+                f"{p}: holds a pickled object {found.group(1)} that safe (weights-only) "
+                "loading refuses; rerun with --trust-pickle only if you trust where this "
+                "file came from"
             ) from None
         try:
             obj = torch.load(
@@ -426,6 +432,6 @@ def _some(label: str, keys: list[str]) -> str:
     return f"{label} {', '.join(keys[:3])}{more}"
 
 
-def _brief(exc: BaseException) -> str:
+def _brief(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split())
     return text[:160] if text else type(exc).__name__

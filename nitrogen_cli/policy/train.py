@@ -137,21 +137,27 @@ class WarmupStableDecay:
 
 
 class EMA:
-    """Exponential moving average of every weight, with the usual early warm-up."""
+    """Exponential moving average of every weight, with the usual early warm-up.
+
+    Buffers are copied as they are; floating-point tensors are averaged in one batched
+    (foreach) call, since on a small model a per-tensor loop costs as much as the step.
+    """
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        live = model.state_dict(keep_vars=True)
+        self.shadow = {k: v.detach().clone() for k, v in live.items()}
+        floats = [k for k, v in live.items() if v.is_floating_point()]
+        self._live = [live[k].detach() for k in floats]  # views of the model's own tensors
+        self._avg = [self.shadow[k] for k in floats]
+        self._rest = [(self.shadow[k], live[k]) for k in live if k not in set(floats)]
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.state_dict().items():
-            s = self.shadow[k]
-            if v.is_floating_point():
-                s.lerp_(v.detach(), 1 - d)
-            else:
-                s.copy_(v)
+        torch._foreach_lerp_(self._avg, self._live, 1 - d)
+        for s, v in self._rest:
+            s.copy_(v)
 
     def load(self, weights: dict[str, torch.Tensor], where: Path) -> None:
         own = self.shadow
@@ -162,11 +168,27 @@ class EMA:
 
 
 # -- data order and per-sample randomness ---------------------------------------------------
+def usable_samples(ds: Any) -> np.ndarray:
+    """Indices of the samples whose chunk holds at least one real action.
+
+    With a shift, the last frames of a segment see only padding (an all-False mask):
+    they teach nothing, so they are left out of the data order rather than diluting
+    the loss. Vectorised over each file's precomputed segment bounds.
+    """
+    keep, offset = [], 0
+    for fl in ds.files:
+        j = np.arange(len(fl.src_index))
+        first, stop = j + ds.shift, j + ds.shift + ds.chunk
+        keep.append(offset + j[(first < fl.run_end) & (stop > fl.run_start)])
+        offset += len(j)
+    return np.concatenate(keep) if keep else np.zeros(0, np.int64)
+
+
 class _Stream(torch.utils.data.Dataset):
     """Sample number g -> the dataset item it stands for, in a seeded order per epoch."""
 
-    def __init__(self, ds: Any, seed: int) -> None:
-        self.ds, self.seed, self.n = ds, seed, len(ds)
+    def __init__(self, ds: Any, seed: int, usable: np.ndarray) -> None:
+        self.ds, self.seed, self.usable, self.n = ds, seed, usable, len(usable)
         self._perm: dict[int, np.ndarray] = {}
 
     def order(self, epoch: int) -> np.ndarray:
@@ -179,7 +201,7 @@ class _Stream(torch.utils.data.Dataset):
 
     def __getitem__(self, g: int) -> dict[str, Any]:
         epoch, pos = divmod(int(g), self.n)
-        item = self.ds[int(self.order(epoch)[pos])]
+        item = self.ds[int(self.usable[self.order(epoch)[pos]])]
         item["sample"] = int(g)
         return item
 
@@ -414,9 +436,6 @@ def _train(
     if device.type == "cpu" and dd.world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dd.world))
     run = Path(cfg.out)
-    if dd.main:
-        run.mkdir(parents=True, exist_ok=True)
-    dd.barrier()
 
     # Resume, or start: the model config comes from the run, --init, or a preset.
     resume = ckpt.last(run)
@@ -445,6 +464,15 @@ def _train(
     )
     if len(ds) == 0:
         raise TrainError("the datasets hold no frames")
+    usable = usable_samples(ds)
+    if len(usable) == 0:
+        raise TrainError(
+            f"no frame has an action within its chunk (shift {mcfg.action_shift}): "
+            "every segment is shorter than the shift"
+        )
+    if dd.main:  # only now: a run refused above leaves no directory behind
+        run.mkdir(parents=True, exist_ok=True)
+    dd.barrier()
     if resume is None:
         mcfg.fps = ds.info.fps
         mcfg.extra = {"trained_from": source, "datasets": [str(p) for p in cfg.datasets]}
@@ -464,7 +492,7 @@ def _train(
     raw = model
     ema = EMA(raw, cfg.ema_decay)
     optimizer = torch.optim.AdamW(
-        _param_groups(raw, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8
+        _param_groups(raw, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8, fused=True
     )
     decay_steps = round(cfg.decay * cfg.max_steps)
     schedule = WarmupStableDecay(cfg.warmup_steps, cfg.max_steps, decay_steps)
@@ -501,7 +529,7 @@ def _train(
         use_bf16 = cfg.bf16
     workers = cfg.workers if cfg.workers is not None else (4 if device.type == "cuda" else 0)
     loader = torch.utils.data.DataLoader(
-        _Stream(ds, cfg.seed),
+        _Stream(ds, cfg.seed, usable),
         batch_size=cfg.batch_size // (dd.world * cfg.accum),
         sampler=_Slots(step, cfg.max_steps, cfg.batch_size, cfg.accum, dd.world, dd.rank),
         num_workers=workers,
@@ -513,7 +541,7 @@ def _train(
 
     reporter.info(
         f"training {mcfg.n_patches}-token {type(raw.encoder).__name__} policy, "
-        f"{raw.n_params() / 1e6:.1f}M parameters, on {len(ds)} samples at {ds.info.fps:g} fps; "
+        f"{raw.n_params() / 1e6:.1f}M parameters, on {len(usable)} samples at {ds.info.fps:g} fps; "
         f"{dd.world} process(es) on {device}, bf16 {'on' if use_bf16 else 'off'}"
     )
     model_ddp.train()
