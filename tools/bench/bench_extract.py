@@ -148,18 +148,34 @@ def hour_rss(out: Path) -> dict[str, Any]:
         f["overlay"].attrs["video"] = str(hour.resolve())
         f["overlay"].attrs["frame_count"] = 60 * spec.frames
         f.attrs["nitrogen_inputs"] = json.dumps([])
+    # the real CLI, as a child of a Python that reports its children's peak RSS
     code = (
-        "import resource, sys, time\n"
-        "from nitrogen_cli.parser.extract import extract\n"
+        "import resource, subprocess, sys, time\n"
         "t = time.time()\n"
-        f"r = extract({str(ov)!r}, {str(out / 'hour.actions.h5')!r})\n"
-        "print(r.frames, r.decoded, time.time() - t, "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stderr.write(p.stderr)\n"
+        "print(p.stdout.strip(), time.time() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(p.returncode)\n"
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    cli = [str(Path(sys.executable).with_name("nitrogen")), "extract-actions", "-q"]
+    p = subprocess.run(
+        [sys.executable, "-c", code, *cli, str(ov), "-o", str(out / "hour")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     if p.returncode:
         raise RuntimeError(p.stderr[-2000:])
-    frames, decoded, seconds, kb = p.stdout.split()[-4:]
+    written, seconds, kb = p.stdout.split()[-3:]
+    import numpy as np
+
+    from nitrogen_cli import formats
+
+    with formats.open_file(written, "actions") as f:
+        frames = len(f["actions/frame_index"])
+        valid = formats.read_valid(f)
+    decoded = frames if valid is None else int(np.sum(valid))
     return {
         "frames": int(frames),
         "decoded": int(decoded),
