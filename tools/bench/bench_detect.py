@@ -37,7 +37,10 @@ def _clock() -> tuple[float, float]:
 
 
 def _since(t: tuple[float, float]) -> dict[str, float]:
-    return {"wall_s": round(time.perf_counter() - t[0], 3), "cpu_s": round(time.process_time() - t[1], 3)}
+    return {
+        "wall_s": round(time.perf_counter() - t[0], 3),
+        "cpu_s": round(time.process_time() - t[1], 3),
+    }
 
 
 def make_clip(out: Path, template: str | None = "builtin/snes-us") -> tuple[Path, dict]:
@@ -45,7 +48,11 @@ def make_clip(out: Path, template: str | None = "builtin/snes-us") -> tuple[Path
     from nitrogen_cli import corpus, formats
 
     specs = corpus.plan_corpus(
-        ["Breakout", "DoomBasic"], 1.0, seed=7, canvas=(1280, 720), fps=30,
+        ["Breakout", "DoomBasic"],
+        1.0,
+        seed=7,
+        canvas=(1280, 720),
+        fps=30,
         video_seconds=(CLIP_SECONDS, CLIP_SECONDS),
     )
     spec = next(s for s in specs if s.template is not None)
@@ -64,7 +71,9 @@ def repeat(src: Path, dst: Path, copies: int) -> Path:
         s_in = inp.streams.video[0]
         s_out = out.add_stream_from_template(s_in)
         packets = [p for p in inp.demux(s_in) if p.size > 0]
-        span = max(p.pts for p in packets) + (packets[1].pts - packets[0].pts if len(packets) > 1 else 1)
+        span = max(p.pts for p in packets) + (
+            packets[1].pts - packets[0].pts if len(packets) > 1 else 1
+        )
         for k in range(copies):
             for p in packets:
                 p.stream = s_out
