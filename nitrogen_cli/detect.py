@@ -1060,8 +1060,8 @@ def detect(
     fr = Frames(samples, cfg)
     del samples
     size = (info.width, info.height)
-    det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
     cands = search(fr, feats, size, cfg, log)
+    det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
     return decide(det, fr, cands, feats, {t.id: t for t in templates}, cfg, log)
 
 
