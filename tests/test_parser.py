@@ -13,6 +13,7 @@ import torch
 
 from nitrogen_cli import overlays
 from nitrogen_cli.actions import State
+from nitrogen_cli.overlays import press_state
 from nitrogen_cli.parser import calib, model, synth
 from nitrogen_cli.parser.geometry import CanvasMap
 from nitrogen_cli.parser.looks import StickBank, build_looks, fit, nearest_cell
@@ -149,3 +150,29 @@ def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> N
     net = model.load(tmp_path / "p")
     assert isinstance(net, model.ParserNet) and meta["clips_seen"] >= 2
     assert meta["held_out"]["button_acc"] >= 0
+
+
+def test_a_button_held_through_calibration_does_not_pass_for_background() -> None:
+    # a translucent overlay over a steady game; the right trigger held in most frames:
+    # the frames' median shows it pressed, and taken for background it would make the
+    # released look look pressed
+    t = overlays.get_template("builtin/switch-black")
+    rng = np.random.default_rng(0)
+    r = overlays.Renderer(t, 0.5)
+    size = (r.width + 20, r.height + 20)
+    game = synth.Backgrounds().sample(rng, 1, size)[0]
+    held = [i % 4 != 0 for i in range(24)]
+    frames = np.stack([game.copy() for _ in held])
+    for f, h in zip(frames, held, strict=True):
+        r.draw(f, press_state("right_trigger") if h else State(), 10, 10, 0.4)
+    cmap = CanvasMap.make([[r.sx, 0, 10], [0, r.sy, 10]], t.size, frames.shape[2:0:-1])
+    L = build_looks(t, cmap.scale)
+    canv = np.stack([cmap.from_rgb_frame(f) for f in frames])
+    truth = cmap.from_rgb_frame(game)
+    x, y, w, h = L.button_boxes[[s.name for s in L.buttons].index("right_trigger")]
+    pressed = list(zip(L.button_boxes, L.pressed, strict=True))
+    err = {}
+    for name, kw in (("median", {}), ("checked", {"opaque": ~L.static, "pressed": pressed})):
+        _, bg = calib.fit_gain(canv, L.rest, L.static, **kw)
+        err[name] = float(np.abs(bg - truth)[y : y + h, x : x + w].mean())
+    assert err["checked"] < 0.05 < err["median"], err

@@ -16,12 +16,17 @@ unless readings overshoot it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MAX_SHIFT = 3.0  # canvas pixels an alignment correction may move the overlay, at most
 MAX_STRETCH = 0.04  # and how much it may scale or shear it
+# a button's background seen at rest is kept unless it leaves its crops this badly explained
+# (mean absolute error): then the button was likely held through the calibration frames
+UNEXPLAINED = 0.004
 
 
 def overlay_pixels(rest: np.ndarray, static: np.ndarray, min_count: int = 64) -> np.ndarray:
@@ -65,6 +70,7 @@ def fit_gain(
     static: np.ndarray,
     iters: int = 8,
     opaque: np.ndarray | None = None,
+    pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(gain (3,), background map (h, w, 3)) that best explain O = g * P + (1 - g * A) * B
     on the unchanging overlay pixels of `canvases` (K, h, w, 3).
@@ -103,7 +109,7 @@ def fit_gain(
         db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
     bmap = np.clip(bmap + db.astype(np.float32), 0, 1)
     gain = (g * c).astype(np.float32)
-    return gain, see_through(canvases, rest, gain, bmap, opaque)
+    return gain, see_through(canvases, rest, gain, bmap, opaque, pressed)
 
 
 def see_through(
@@ -112,28 +118,89 @@ def see_through(
     gain: np.ndarray,
     bmap: np.ndarray,
     opaque: np.ndarray | None = None,
-    least: float = 0.25,
+    pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]] = (),
+    least: float = 0.1,
+    full: float = 0.3,
 ) -> np.ndarray:
     """The background map, seen through the overlay where it lets enough through.
 
     Under a translucent overlay the frames' median shows the game's steady parts (a HUD,
-    a side bar): there B = (O - g P) / (1 - g A), the overlay taken out (the median
-    ignores the odd frame with a press). Where less than `least` of the background comes
-    through, or where `opaque` says (a stick's travel: a stick is often held pushed for
-    longer than any median can ignore), the map spread in from the transparent pixels
-    is kept.
+    a side bar): there B = (O - g P) / (1 - g A), the overlay taken out. Where less than
+    `least` of the background comes through, the map spread in from the transparent
+    pixels is kept (ramping to the seen one at `full`).
+
+    Where `opaque` says (the boxes of buttons and sticks) the overlay's look changes, and
+    an element is often held for longer than a median can ignore. Stick travel areas are
+    filled in from the unchanging pixels around them. Under a button in `pressed` (its
+    box and pressed look) the median seen through the released look is kept, unless the
+    fill from around the box clearly explains the frames better (each frame by the better
+    of its released and pressed looks): then the button was held through most of them,
+    and the median shows its pressed look, not the game.
     """
     if len(canvases) < 3:
         return bmap
     if len(canvases) > 24:  # a spread two dozen are plenty for a median
         canvases = canvases[np.linspace(0, len(canvases) - 1, 24).astype(np.int64)]
+    g = np.asarray(gain, np.float32)
+
+    def behind(o: np.ndarray, look: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        through = 1 - look[..., 3:4] * g
+        return (o - look[..., :3] * g) / np.maximum(through, least), through
+
+    def blend(est: np.ndarray, through: np.ndarray, other: np.ndarray) -> np.ndarray:
+        w = np.clip((through - least) / (full - least), 0, 1)
+        return np.clip(w * est + (1 - w) * other, 0, 1).astype(np.float32)
+
     med = np.median(canvases, axis=0)
-    through = 1 - rest[..., 3:4] * gain  # how much background a pixel shows
-    est = (med - rest[..., :3] * gain) / np.maximum(through, least)
-    w = np.clip((through - least) / (0.5 - least), 0, 1)
-    if opaque is not None:
-        w = w * (~opaque)[..., None]
-    return np.clip(w * est + (1 - w) * bmap, 0, 1).astype(np.float32)
+    out = blend(*behind(med, rest), bmap)
+    if opaque is None or not opaque.any() or (~opaque).sum() < 16:
+        return out
+    prior = _fill_from(out, ~opaque, bmap)
+    buttons = np.zeros(opaque.shape, bool)
+    for (x, y, bw, bh), _ in pressed:
+        buttons[max(y, 0) : y + bh, max(x, 0) : x + bw] = True
+    out = np.where((opaque & ~buttons)[..., None], prior, out)
+    for (x, y, bw, bh), look in pressed:
+        if x < 0 or y < 0:
+            continue
+        sl = (slice(y, y + bh), slice(x, x + bw))
+        o = canvases[:, sl[0], sl[1]]
+        look = look[: o.shape[1], : o.shape[2]]
+        if o.size == 0:
+            continue
+        seen = _explained(o, rest[sl], look, g, out[sl])
+        filled = _explained(o, rest[sl], look, g, prior[sl])
+        if seen > UNEXPLAINED and filled < 0.8 * seen:
+            out[sl] = prior[sl]
+    return out.astype(np.float32)
+
+
+def _explained(
+    o: np.ndarray, rest: np.ndarray, look: np.ndarray, gain: np.ndarray, bg: np.ndarray
+) -> float:
+    """How badly a background `bg` lets a button's crops `o` (K, h, w, 3) be explained:
+    per frame the mean error of the better of its released and pressed looks drawn over
+    it, averaged over the frames."""
+    errs = [
+        np.abs(o - (lk[..., :3] * gain + (1 - lk[..., 3:4] * gain) * bg)).mean(axis=(1, 2, 3))
+        for lk in (rest, look)
+    ]
+    return float(np.minimum(*errs).mean())
+
+
+def _fill_from(img: np.ndarray, known: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """`img` spread from its `known` pixels (normalised convolution: a fine pass, then a
+    coarse one where the fine saw too little, then `fallback`)."""
+    k = known.astype(np.float32)
+    out = fallback.astype(np.float32).copy()
+    done = np.zeros(known.shape, bool)
+    for sigma in (3.0, 12.0, 0.15 * max(known.shape)):
+        wsum = cv2.GaussianBlur(k, (0, 0), sigma)
+        vals = cv2.GaussianBlur(img * k[..., None], (0, 0), sigma)
+        ok = (wsum > 0.05) & ~done
+        out[ok] = vals[ok] / wsum[ok, None]
+        done |= ok
+    return out
 
 
 def fit_residual(

@@ -81,6 +81,7 @@ class Looks:
     rest: np.ndarray  # (h, w, 4) the whole overlay at rest
     static: np.ndarray  # (h, w) bool: pixels outside every slot's box
     radius: dict[str, float] = field(default_factory=dict)  # stick travel in canvas px
+    pressed: list[np.ndarray] = field(default_factory=list)  # per button, (h, w, 4) at its box
 
     @property
     def names(self) -> list[str]:
@@ -136,9 +137,11 @@ def build_looks(
     ]
     rest_state = State()
     bl = np.zeros((len(b_slots), 2, size, size, 4), np.float32)
+    pressed_looks = []
     for i, s in enumerate(b_slots):
         bl[i, 0] = fit(region(rest_state, s.box), size)
-        bl[i, 1] = fit(region(press_state(s.name), s.box), size)
+        pressed_looks.append(region(press_state(s.name), s.box))
+        bl[i, 1] = fit(pressed_looks[-1], size)
 
     axis = grid_axis(grid)
     sl = np.zeros((len(s_slots), 2, grid, grid, stick_size, stick_size, 4), np.float32)
@@ -176,6 +179,7 @@ def build_looks(
         rest,
         static,
         radius,
+        pressed_looks,
     )
 
 

@@ -38,16 +38,15 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
             cmap, gain, bg, calib.Presence(looks.rest, looks.static, gain, bg), False
         )
     canv = np.stack([cmap.from_rgb_roi(r) for r in rois])
-    held = np.zeros(looks.rest.shape[:2], bool)  # stick travel areas
-    for x, y, w, h in looks.stick_boxes:
-        held[y : y + h, x : x + w] = True
-    gain, bg = calib.fit_gain(canv, looks.rest, looks.static, opaque=held)
+    held = ~looks.static  # the boxes of buttons and sticks: a press may last long
+    pressed = list(zip(looks.button_boxes, looks.pressed, strict=True))
+    gain, bg = calib.fit_gain(canv, looks.rest, looks.static, opaque=held, pressed=pressed)
     corr = calib.refine_alignment(canv.mean(axis=0), looks.rest, gain, bg)
     aligned = False
     if corr is not None:  # keep the correction only if it explains the overlay better
         moved = cmap.refined(corr)
         canv2 = np.stack([moved.from_rgb_roi(r) for r in rois])
-        gain2, bg2 = calib.fit_gain(canv2, looks.rest, looks.static, opaque=held)
+        gain2, bg2 = calib.fit_gain(canv2, looks.rest, looks.static, opaque=held, pressed=pressed)
         before = calib.fit_residual(canv, looks.rest, looks.static, gain, bg)
         after = calib.fit_residual(canv2, looks.rest, looks.static, gain2, bg2)
         if after < 0.95 * before:
