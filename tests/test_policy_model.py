@@ -135,8 +135,10 @@ def test_overfits_eight_samples() -> None:
     """8 frames, each with its own random 16-action chunk: sampling recovers them.
 
     Buttons exactly and sticks within 0.1 means the velocity field is right to a few
-    hundredths everywhere along the path: the flow loss falls about 100x. Each step
-    sees every sample 4 times, each time with its own noise and flow time.
+    hundredths everywhere along the path: the flow loss falls about 180x. Each step
+    sees every sample 8 times, each time with its own noise and flow time. Measured
+    worst stick error over 2 data seeds x 4 noise seeds: 0.067; with 4 draws a step and
+    800 steps it passed by luck (0.10-0.16 for 4 of 10 seed pairs).
     """
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -145,11 +147,11 @@ def test_overfits_eight_samples() -> None:
     target = toy_actions(8 * cfg.chunk, rng).to_flat().reshape(8, cfg.chunk, 21)
     model = NitroGenPolicy(cfg).train()
     pixels = NitroGenPolicy.normalize(torch.from_numpy(frames).permute(0, 3, 1, 2)).repeat(
-        4, 1, 1, 1
+        8, 1, 1, 1
     )
-    actions = torch.from_numpy(target).repeat(4, 1, 1)
-    mask = torch.ones(32, cfg.chunk, dtype=torch.bool)
-    steps = 800
+    actions = torch.from_numpy(target).repeat(8, 1, 1)
+    mask = torch.ones(64, cfg.chunk, dtype=torch.bool)
+    steps = 1200
     opt = torch.optim.AdamW(
         model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0, fused=True
     )
@@ -157,7 +159,7 @@ def test_overfits_eight_samples() -> None:
     losses = []
     for step in range(steps):
         noise, t, _ = sample_randomness(
-            0, range(step * 32, step * 32 + 32), (cfg.chunk, 21), cfg, None
+            0, range(step * 64, step * 64 + 64), (cfg.chunk, 21), cfg, None
         )
         loss = model(pixels, actions, mask, noise, t)
         opt.zero_grad()

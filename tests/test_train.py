@@ -65,18 +65,20 @@ def env(threads: int | None = None) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_loss_falls_tenfold(toy: Path, tmp_path: Path) -> None:
-    args = ["train", str(toy), "-o", str(tmp_path / "run"), *FAST, "-b", "32", "--lr", "3e-3",
-            "--max-steps", "250", "--decay", "0.5", "--no-augment", "--log-every", "25",
-            "--save-every", "250"]  # fmt: skip
+    # Measured: the ratio is 0.024-0.026 for this and two other toy seeds (lr 3e-3 and
+    # 250 steps gave 0.027-0.073, too near the bound).
+    args = ["train", str(toy), "-o", str(tmp_path / "run"), *FAST, "-b", "32", "--lr", "2e-3",
+            "--max-steps", "300", "--decay", "0.5", "--no-augment", "--log-every", "25",
+            "--save-every", "300"]  # fmt: skip
     code, out, err = cli(*args)
     assert code == 0, err
     final = Path(out.strip().splitlines()[-1])
-    assert final == ckpt.step_dir(tmp_path / "run", 250) and (final / ckpt.EMA).is_file()
+    assert final == ckpt.step_dir(tmp_path / "run", 300) and (final / ckpt.EMA).is_file()
     assert (tmp_path / "run" / "last").resolve() == final
     records = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]
-    assert [r["step"] for r in records] == list(range(25, 251, 25))
+    assert [r["step"] for r in records] == list(range(25, 301, 25))
     assert all(r["samples_per_s"] > 0 and np.isfinite(r["loss"]) for r in records)
     # The mean loss of the last 25 steps against that of the first 25.
     assert records[-1]["loss"] < records[0]["loss"] / 10, [r["loss"] for r in records]
