@@ -95,6 +95,7 @@ class DetectConfig:
     min_frames: float = 0.2  # fraction of sampled frames that must agree (and >= 3)
     cells: int = 8  # background cells across the overlay's longer side
     groups: int = 1  # averages searched: of all samples, or of their first, middle... part
+    retry_groups: int = 3  # when nothing is found: search the averages of this many parts
 
 
 # -- template features -------------------------------------------------------------------
@@ -683,9 +684,9 @@ class Frames:
     """The sampled frames and averages of any subset of them, at three working scales
     (f: image pixels per video pixel), as float32 RGB in [0, 1].
 
-    The search looks at the averages of the first, middle and last third of the samples
-    (`groups`) rather than of all of them: an overlay that moves or hides partway shows
-    whole in some third, where an average over everything would halve it.
+    The search looks at the average of all samples (`groups` = 1) or of their first,
+    middle and last part: an overlay that moves or hides partway shows whole in some
+    part, where an average over everything would fade it.
     """
 
     def __init__(self, samples: Sequence[tuple[int, np.ndarray]], cfg: DetectConfig) -> None:
@@ -700,10 +701,14 @@ class Frames:
             _shrink(x, self.f_mid / self.f_full).astype(np.float32) * np.float32(1 / 255)
             for x in self.full
         ]
-        n = len(samples)
-        parts = max(1, min(cfg.groups, n))
-        self.groups = [tuple(range(a, b)) for a, b in itertools.pairwise(_grid(n, parts))]
+        self.groups = self.split(cfg.groups)
         self._means: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
+
+    def split(self, parts: int) -> list[tuple[int, ...]]:
+        """The samples in `parts` runs of consecutive ones."""
+        n = len(self.index)
+        parts = max(1, min(parts, n))
+        return [tuple(range(a, b)) for a, b in itertools.pairwise(_grid(n, parts))]
 
     def scale(self, level: str) -> float:
         return {"full": self.f_full, "mid": self.f_mid, "coarse": self.f_coarse}[level]
@@ -1060,9 +1065,21 @@ def detect(
     fr = Frames(samples, cfg)
     del samples
     size = (info.width, info.height)
+    by_id = {t.id: t for t in templates}
     cands = search(fr, feats, size, cfg, log)
     det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
-    return decide(det, fr, cands, feats, {t.id: t for t in templates}, cfg, log)
+    det = decide(det, fr, cands, feats, by_id, cfg, log)
+    if det.found or cfg.retry_groups <= cfg.groups:
+        return det
+    # An overlay shown for only part of the video fades in the average of every sample;
+    # in the average of a part of them it shows whole. Only videos where nothing was
+    # found pay for this second search.
+    fr.groups = fr.split(cfg.retry_groups)
+    log(f"searching again, in {len(fr.groups)} parts")
+    cands = search(fr, feats, size, cfg, log)
+    again = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
+    again = decide(again, fr, cands, feats, by_id, cfg, log)
+    return again if again.found else det
 
 
 def sample_keyframes(path: str | Path, n: int, info: Any) -> list[tuple[int, np.ndarray]]:
