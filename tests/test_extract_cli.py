@@ -78,3 +78,30 @@ def test_a_missing_video_fails_that_input_only(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert r.stdout.strip() == str(tmp_path / "kept.actions.h5")
     assert f"Error: {ov}: " in r.stderr and "missing" in r.stderr
+
+
+def test_a_video_corrupt_partway_keeps_what_decoded_and_says_so(tmp_path: Path) -> None:
+    t = overlays.get_template("builtin/nes-classic")
+    states = random_states(np.random.default_rng(2), t.shows, 90)
+    mp4, ov, _ = make_case(tmp_path, t, states, width=160, name="bad", seed=3)
+    data = bytearray(mp4.read_bytes())
+    rng = np.random.default_rng(0)
+    a, b = int(len(data) * 0.6), int(len(data) * 0.9)  # garbage over the later frames
+    data[a:b] = rng.integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    mp4.write_bytes(bytes(data))
+    with formats.open_file(ov, "overlay") as src:  # the overlay file records the bad file
+        info, atlas = formats.read_overlay(src), formats.read_atlas_png(src)
+    ov2 = tmp_path / "bad2.overlay.h5"
+    with formats.create(ov2, "overlay", inputs=[mp4], command="test") as f:
+        formats.write_overlay(f, info, atlas_png=atlas)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["extract-actions", str(ov2), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == str(out / "bad2.actions.h5")
+    assert f"note: {ov2}: " in r.stderr and "decod" in r.stderr
+    with formats.open_file(out / "bad2.actions.h5", "actions") as f:
+        valid = formats.read_valid(f)
+        conf = formats.read_confidence(f)
+        note = formats.read_meta(f).get("decode_note")
+    assert len(valid) == 90 and 0 < valid.sum() < 90 and not valid[-1]
+    assert (conf[~valid] == 0).all() and note
