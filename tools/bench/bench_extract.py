@@ -12,6 +12,10 @@ The full run also measures peak memory (RSS) of extracting a one-hour 1080p vide
 by stream-copying a one-minute clip 60 times (PyAV remux, no re-encoding).
 
 Run alone: `python tools/bench/bench_extract.py [--quick]`; `make bench` collects it.
+`python tools/bench/bench_extract.py --skins [SECONDS] [--templates DIR]` instead scores
+every skin (built-in, and up to two per preset folder under DIR) on a short corpus video of
+its own, from truth-built overlay files, and prints `nitrogen eval extraction`'s report
+(per skin, seen and held out) as JSON; not part of `make bench` (some ten minutes).
 """
 
 from __future__ import annotations
@@ -184,6 +188,64 @@ def hour_rss(out: Path) -> dict[str, Any]:
     }
 
 
+def skin_quality(out: Path, seconds: float, dirs: tuple[str, ...]) -> dict[str, Any]:
+    """One `seconds`-long 1280x720 corpus video per skin, extracted through the CLI from a
+    truth-built overlay file, scored against its truth."""
+    import dataclasses
+
+    import numpy as np
+
+    from nitrogen_cli import corpus, overlays
+    from nitrogen_cli import eval_extraction as ee
+    from nitrogen_cli.parser.oracle import overlay_from_truth
+
+    templates = overlays.load_templates(dirs, True)
+    per_group: dict[str, int] = {}
+    chosen = []
+    for t in templates:
+        if not (t.id.startswith("builtin/") or t.shows):
+            continue
+        group = t.id if t.id.startswith("builtin/") else t.id.split("/")[0]
+        per_group[group] = per_group.get(group, 0) + 1
+        if per_group[group] <= 2:
+            chosen.append(t)
+    games = ["DoomBasic", "Boxing", "Breakout", "MsPacman", "Enduro"]
+    bases = [
+        s
+        for s in corpus.plan_corpus(
+            games,
+            40,
+            seed=7,
+            templates=dirs,
+            canvas=(1280, 720),
+            fps=30,
+            video_seconds=(seconds, seconds),
+        )
+        if s.template is not None and len(s.placements) == 1
+    ]
+    overlays_made = []
+    for n, t in enumerate(chosen):
+        base = bases[n % len(bases)]
+        place = corpus._placement(np.random.default_rng([99, n]), t.size, base.canvas, None)
+        spec = dataclasses.replace(
+            base,
+            id=f"q-{n:03d}",
+            k=1000 + n,
+            template=t.id,
+            placements=(place,),
+            template_dirs=dirs,
+        )
+        _, truth = corpus.make_video(spec, out / "corpus", command="bench")
+        overlays_made.append(overlay_from_truth(truth, out / "ov" / f"{spec.id}.overlay.h5"))
+    cli = [str(Path(sys.executable).with_name("nitrogen")), "extract-actions", "-q"]
+    p = subprocess.run(
+        [*cli, *map(str, overlays_made), "-o", str(out / "act")], capture_output=True, text=True
+    )
+    if p.returncode:
+        raise RuntimeError(p.stderr[-2000:])
+    return ee.evaluate_files(p.stdout.split(), truth_dir=out / "corpus")
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     import torch
 
@@ -202,4 +264,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    if "--skins" in sys.argv:
+        args = [a for a in sys.argv[1:] if a != "--skins"]
+        dirs = tuple(args[i + 1] for i, a in enumerate(args) if a == "--templates")
+        nums = [a for a in args if a.replace(".", "").isdigit()]
+        with tempfile.TemporaryDirectory(prefix="nitrogen-bench-skins-") as tmp:
+            report = skin_quality(Path(tmp), float(nums[0]) if nums else 10.0, dirs)
+        print(json.dumps(report, indent=2))
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
