@@ -97,7 +97,7 @@ def run(quick: bool = False) -> dict:
     figures: dict = {"inference": inference(reps=5 if quick else 20)}
     with tempfile.TemporaryDirectory() as tmp:
         data = write_toy(Path(tmp) / "toy.dataset.h5", n_frames=128, segment_len=32, size=128)
-        steps = 8 if quick else 24
+        steps = 8 if quick else 16
         figures["train_fp32"] = training(steps, False, data, Path(tmp) / "fp32")
         figures["train_bf16"] = training(steps, True, data, Path(tmp) / "bf16")
     figures["train_bf16_speedup"] = round(
