@@ -94,6 +94,8 @@ class FrameParser:
         self.gain = torch.as_tensor(cal.gain, dtype=torch.float32)
         # the background under each crop, (n, 3, S, S)
         bg_b, bg_s, bg_t = L.crops(cal.bg)
+        if cal.click_bg is not None:
+            bg_t = L.crops(cal.click_bg)[2]
         chw = lambda a: torch.as_tensor(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         self.btn_bg, self.thumb_bg = chw(bg_b), chw(bg_t)
         # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks

@@ -27,6 +27,9 @@ class Calibration:
     bg: np.ndarray  # (h, w, 3): the background under the canvas
     presence: calib.Presence
     aligned: bool  # whether an alignment correction was applied
+    # the background stick clicks are judged over: seen through the stick's travel area
+    # where its look at rest explains the frames (None: `bg`)
+    click_bg: np.ndarray | None = None
 
 
 def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Calibration:
@@ -50,5 +53,17 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
         before = calib.fit_residual(canv, looks.rest, looks.static, gain, bg)
         after = calib.fit_residual(canv2, looks.rest, looks.static, gain2, bg2)
         if after < 0.95 * before:
-            cmap, gain, bg, aligned = moved, gain2, bg2, True
-    return Calibration(cmap, gain, bg, calib.Presence(looks.rest, looks.static, gain, bg), aligned)
+            cmap, gain, bg, aligned, canv = moved, gain2, bg2, True, canv2
+    click_bg = None
+    if any(s.thumb for s in looks.sticks):
+        # A click is judged at the stick's cell against looks that differ in a few pixels,
+        # so the game's own detail under the stick matters there; but a stick's position
+        # is read better over the smooth fill (the map a pushed stick cannot spoil).
+        at_rest = [
+            ((x, y, w, h), looks.rest[y : y + h, x : x + w]) for x, y, w, h in looks.stick_boxes
+        ]
+        _, click_bg = calib.fit_gain(
+            canv, looks.rest, looks.static, opaque=held, pressed=pressed + at_rest
+        )
+    presence = calib.Presence(looks.rest, looks.static, gain, bg)
+    return Calibration(cmap, gain, bg, presence, aligned, click_bg)
