@@ -170,6 +170,16 @@ class Features:
         )
         return P, A, M
 
+    def soft_look(self, w: int, h: int, w_full: float, h_full: float):
+        """`look` with P and A low-passed as every fit sees them (score_at)."""
+
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            P, A, M = self.look(w, h, w_full, h_full)
+            return _soften(P), _soften(A), M
+
+        key = ("s", w, h, max(1, round(w_full)), max(1, round(h_full)))
+        return self._cached(key, make)
+
     def grey_look(self, w: int, h: int, w_full: float, h_full: float):
         """(P, A, grey P) as `look` draws them, without the weights (the dense search)."""
         if not self.nearest:
@@ -595,21 +605,27 @@ def score_at(
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + kw, W), min(y0 + kh, H)
     if cx1 - cx0 < 4 or cy1 - cy0 < 4:
         return 0.0, 0.0, 0.0
-    P, A, M = p.feat.look(kw, kh, p.w, p.h)
+    # Image and template are both low-passed alike: the model is linear, so it still
+    # holds, and what a codec loses (fine detail, sharp colour edges at high CRF) no
+    # longer counts against the fit. Measured on an overlay at opacity 0.4, 128 px wide,
+    # CRF 32: coverage at the true box 0.72 -> 0.92, against 0.69 -> 0.68 for a HUD panel
+    # of the game's own.
     if (x0, y0, kw, kh) != (cx0, cy0, cx1 - cx0, cy1 - cy0):
+        P, A, M = p.feat.look(kw, kh, p.w, p.h)
         sl = np.s_[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-        crop, P, A, M = img[cy0:cy1, cx0:cx1], P[sl], A[sl], M[sl]
+        crop, P, A, M = img[cy0:cy1, cx0:cx1], _soften(P[sl]), _soften(A[sl]), M[sl]
     else:
-        # Inside the image: cut the crop at the box's sub-pixel position, so that a
-        # small overlay on a shrunk image lines up with its kernel.
+        # Inside the image (the usual case, its template side cached): cut the crop at the
+        # box's sub-pixel position, so that a small overlay on a shrunk image lines up
+        # with its kernel.
+        P, A, M = p.feat.soft_look(kw, kh, p.w, p.h)
         centre = (p.x * f + kw / 2 - 0.5, p.y * f + kh / 2 - 0.5)
         crop = cv2.getRectSubPix(img, (kw, kh), centre)
-    # Both sides low-passed alike: the model is linear, so it still holds, and what a
-    # codec loses (fine detail, sharp colour edges at high CRF) no longer counts against
-    # the fit. Measured on an overlay at opacity 0.4, 128 px wide, CRF 32: coverage at
-    # the true box 0.72 -> 0.92, against 0.69 -> 0.68 for a HUD panel of the game's own.
-    blur = lambda z: cv2.GaussianBlur(z, (0, 0), SCORE_BLUR)  # noqa: E731
-    return local_fit(blur(crop), blur(P), blur(A), M, cells, detail)
+    return local_fit(_soften(crop), P, A, M, cells, detail)
+
+
+def _soften(z: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(z, (0, 0), SCORE_BLUR)
 
 
 @dataclass
@@ -1066,9 +1082,13 @@ def detect(
     del samples
     size = (info.width, info.height)
     by_id = {t.id: t for t in templates}
-    cands = search(fr, feats, size, cfg, log)
-    det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
-    det = decide(det, fr, cands, feats, by_id, cfg, log)
+
+    def attempt() -> Detection:
+        cands = search(fr, feats, size, cfg, log)
+        det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
+        return decide(det, fr, cands, feats, by_id, cfg, log)
+
+    det = attempt()
     if det.found or cfg.retry_groups <= cfg.groups:
         return det
     # An overlay shown for only part of the video fades in the average of every sample;
@@ -1076,9 +1096,7 @@ def detect(
     # found pay for this second search.
     fr.groups = fr.split(cfg.retry_groups)
     log(f"searching again, in {len(fr.groups)} parts")
-    cands = search(fr, feats, size, cfg, log)
-    again = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
-    again = decide(again, fr, cands, feats, by_id, cfg, log)
+    again = attempt()
     return again if again.found else det
 
 

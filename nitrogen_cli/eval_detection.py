@@ -21,36 +21,14 @@ from typing import Any
 import numpy as np
 
 from nitrogen_cli import formats
-from nitrogen_cli.batch import NitrogenError, base_name
+from nitrogen_cli.batch import base_name
+from nitrogen_cli.detect import iou
 
 IOU_OK = 0.9  # the issue's bar for a right box
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two [x, y, w, h] boxes."""
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def find_truth(overlay_path: str | Path, truth_dir: str | Path) -> Path:
-    """DIR/<base>.truth.h5, by the overlay file's base name or by its video's stem."""
-    d = Path(truth_dir)
-    cands = [d / f"{base_name(overlay_path)}.truth.h5"]
-    try:
-        with formats.open_file(overlay_path, "overlay") as f:
-            video = formats.read_overlay(f).get("video")
-        if video:
-            cands.append(d / f"{Path(str(video)).stem}.truth.h5")
-    except formats.FormatError:
-        pass
-    for c in cands:
-        if c.exists():
-            return c
-    raise NitrogenError(f"no truth file for it in {d} (looked for {cands[0].name})")
+    return formats.find_truth(overlay_path, truth_dir, "overlay")
 
 
 @dataclass

@@ -55,20 +55,7 @@ class Pair:
 
 
 def find_truth(actions_path: str | Path, truth_dir: str | Path) -> Path:
-    """`<base>.truth.h5` in truth_dir, by the actions file's base name or its video's."""
-    d = Path(truth_dir)
-    cands = [d / f"{base_name(actions_path)}.truth.h5"]
-    try:
-        with formats.open_file(actions_path, "actions") as f:
-            video = formats.read_overlay(f).get("video")
-        if video:
-            cands.append(d / f"{Path(str(video)).stem}.truth.h5")
-    except formats.FormatError:
-        pass
-    for c in cands:
-        if c.exists():
-            return c
-    raise NitrogenError(f"no truth file for it in {d} (looked for {cands[0].name})")
+    return formats.find_truth(actions_path, truth_dir, "actions")
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from nitrogen_cli import __version__
 from nitrogen_cli.actions import BUTTONS, N_BUTTONS, Actions
-from nitrogen_cli.batch import NitrogenError, atomic_path
+from nitrogen_cli.batch import NitrogenError, atomic_path, base_name
 
 
 class FormatError(NitrogenError):
@@ -512,6 +512,24 @@ def read_valid(f: h5py.File) -> np.ndarray | None:
     if valid.shape != (f["actions/buttons"].shape[0],):
         raise FormatError(f"/actions/valid must have one entry per row, got {d.shape}")
     return valid
+
+
+def find_truth(path: str | Path, truth_dir: str | Path, kind: str) -> Path:
+    """The corpus truth file `<base>.truth.h5` in truth_dir for a file of this kind that
+    descends from a corpus video: by the file's base name, else by its video's stem."""
+    d = Path(truth_dir)
+    cands = [d / f"{base_name(path)}.truth.h5"]
+    try:
+        with open_file(path, kind) as f:
+            video = read_overlay(f).get("video")
+        if video:
+            cands.append(d / f"{Path(str(video)).stem}.truth.h5")
+    except FormatError:
+        pass
+    for c in cands:
+        if c.exists():
+            return c
+    raise NitrogenError(f"no truth file for it in {d} (looked for {cands[0].name})")
 
 
 def read_overlay_visible(f: h5py.File) -> np.ndarray | None:

@@ -269,3 +269,39 @@ def write_video(
         for f in frames:
             w.write(f)
     return Path(path)
+
+
+def decode_every_frame(path: str | Path) -> int:
+    """Decode the whole video and convert each frame to RGB, the way a plain PyAV reader
+    would (threads AUTO): the floor that the benches hold a stage's speed against.
+    Returns the number of frames."""
+    n = 0
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for frame in c.decode(s):
+            frame.to_ndarray(format="rgb24")
+            n += 1
+    return n
+
+
+def stream_copy(src: str | Path, dst: str | Path, times: int) -> Path:
+    """`src` played `times` times over into `dst` by copying its packets (no re-encoding),
+    each copy's timestamps shifted by the clip's length: a long video made cheaply."""
+    with av.open(str(src)) as probe:
+        s = probe.streams.video[0]
+        span = int(s.duration or 0) or round(
+            float(probe.duration / av.time_base) / float(s.time_base)
+        )
+        with av.open(str(dst), "w") as out:
+            ost = out.add_stream_from_template(s)
+            for k in range(times):
+                with av.open(str(src)) as inp:
+                    for pkt in inp.demux(inp.streams.video[0]):
+                        if pkt.dts is None:
+                            continue
+                        pkt.pts = None if pkt.pts is None else pkt.pts + k * span
+                        pkt.dts += k * span
+                        pkt.stream = ost
+                        out.mux(pkt)
+    return Path(dst)

@@ -16,6 +16,7 @@ import pytest
 
 from nitrogen_cli import detect, formats, overlays
 from nitrogen_cli.actions import BUTTONS, TRIGGERS, State
+from nitrogen_cli.detect import iou
 from nitrogen_cli.video import write_video
 
 
@@ -91,10 +92,6 @@ def make_clip(
         out.append(frame)
     write_video(path, out, 30, crf=crf, gop=2)
     return boxes
-
-
-def iou(a, b) -> float:
-    return detect.iou(a, b)
 
 
 HARD = dict(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nitrogen_cli import formats, overlays
+from nitrogen_cli import formats, overlays, video
 from nitrogen_cli.parser.synth import random_states
 from nitrogen_cli.video import VideoWriter
 
@@ -54,29 +54,6 @@ def clip_1080p(path: Path, template: overlays.Template) -> dict:
         "width": W,
         "height": H,
     }
-
-
-def stream_copy(src: Path, dst: Path, times: int) -> Path:
-    """`src` repeated `times` times into one file by copying its packets (no re-encoding),
-    timestamps shifted by the clip's length each time."""
-    import av
-
-    with av.open(str(src)) as probe:
-        s = probe.streams.video[0]
-        span = round(FRAMES / FPS / float(s.time_base))
-    with av.open(str(dst), "w") as out:
-        with av.open(str(src)) as first:
-            ost = out.add_stream_from_template(first.streams.video[0])
-        for k in range(times):
-            with av.open(str(src)) as inp:
-                for pkt in inp.demux(inp.streams.video[0]):
-                    if pkt.dts is None:
-                        continue
-                    pkt.pts = None if pkt.pts is None else pkt.pts + k * span
-                    pkt.dts += k * span
-                    pkt.stream = ost
-                    out.mux(pkt)
-    return dst
 
 
 def peak_rss_mb(overlay: Path, out: Path) -> tuple[float, int, int]:
@@ -115,7 +92,7 @@ def test_memory_does_not_grow_with_a_long_1080p_video(tmp_path: Path) -> None:
     info = clip_1080p(clip, t)
     rss = {}
     for times in (4, 16):
-        mp4 = stream_copy(clip, tmp_path / f"x{times}.mp4", times)
+        mp4 = video.stream_copy(clip, tmp_path / f"x{times}.mp4", times)
         ov = tmp_path / f"x{times}.overlay.h5"
         attrs = info | {"video": str(mp4.resolve()), "frame_count": times * FRAMES}
         with formats.create(ov, "overlay", inputs=[mp4], command="test") as f:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from nitrogen_cli.batch import Inputs, Quiet, Reporter, Verbose, finish, read_inputs
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="eval",
@@ -26,6 +29,23 @@ TruthDir = Annotated[
 JsonOut = Annotated[
     Path | None, typer.Option("--json", help="Also write the report as JSON to this path.")
 ]
+
+
+def _score_each(
+    files: list[str] | None, truth: Path, reporter: Reporter, score: Callable[[str, Path], T]
+) -> list[T]:
+    """score(input, truth folder) for every input; a bad input gets its one-line error
+    and the report goes on without it."""
+    if not truth.is_dir():
+        reporter.error(truth, "no such folder (--truth)")
+        raise typer.Exit(2)
+    out = []
+    for raw in read_inputs(files):
+        try:
+            out.append(score(raw, truth))
+        except Exception as exc:  # one bad input never stops the report
+            reporter.error(raw, exc)
+    return out
 
 
 @app.command("extraction")
@@ -47,19 +67,14 @@ def extraction(
     from nitrogen_cli.report import print_table, write_json
 
     reporter = Reporter(quiet, verbose)
-    if not truth.is_dir():
-        reporter.error(truth, "no such folder (--truth)")
-        raise typer.Exit(2)
-    pairs = []
-    for raw in read_inputs(files):
-        try:
-            pair = ee.load_pair(raw, ee.find_truth(raw, truth))
-        except Exception as exc:  # one bad input never stops the report
-            reporter.error(raw, exc)
-            continue
+
+    def load(raw: str, truth: Path) -> Any:
+        pair = ee.load_pair(raw, ee.find_truth(raw, truth))
         if pair.note:
             reporter.note(raw, pair.note)
-        pairs.append(pair)
+        return pair
+
+    pairs = _score_each(files, truth, reporter, load)
     if pairs:
         report = ee.evaluate(pairs)
         print_table(*ee.skin_rows(report), title="extraction per skin")
@@ -88,15 +103,9 @@ def detection(
     from nitrogen_cli.report import print_table, write_json
 
     reporter = Reporter(quiet, verbose)
-    if not truth.is_dir():
-        reporter.error(truth, "no such folder (--truth)")
-        raise typer.Exit(2)
-    scored = []
-    for raw in read_inputs(files):
-        try:
-            scored.append(ed.score_pair(raw, ed.find_truth(raw, truth)))
-        except Exception as exc:  # one bad input never stops the report
-            reporter.error(raw, exc)
+    scored = _score_each(
+        files, truth, reporter, lambda raw, truth: ed.score_pair(raw, ed.find_truth(raw, truth))
+    )
     if scored:
         report = ed.evaluate(scored)
         print_table(*ed.table(report), title="detection")

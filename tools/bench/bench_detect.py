@@ -63,39 +63,12 @@ def make_clip(out: Path, template: str | None = "builtin/snes-us") -> tuple[Path
     return mp4, {"template": info.get("template"), "bbox": [float(v) for v in info["bbox"]]}
 
 
-def repeat(src: Path, dst: Path, copies: int) -> Path:
-    """Stream-copy src `copies` times into one file (no re-encoding)."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        s_in = inp.streams.video[0]
-        s_out = out.add_stream_from_template(s_in)
-        packets = [p for p in inp.demux(s_in) if p.size > 0]
-        span = max(p.pts for p in packets) + (
-            packets[1].pts - packets[0].pts if len(packets) > 1 else 1
-        )
-        for k in range(copies):
-            for p in packets:
-                p.stream = s_out
-                off = k * span
-                p.pts, p.dts = p.pts + off, (p.dts + off if p.dts is not None else None)
-                out.mux(p)
-                p.pts, p.dts = p.pts - off, (p.dts - off if p.dts is not None else None)
-    return dst
-
-
 def full_decode(path: Path) -> dict[str, float]:
     """Decode every frame and convert it to RGB, as a later stage must."""
-    import av
+    from nitrogen_cli import video
 
     t = _clock()
-    n = 0
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        for frame in c.decode(s):
-            frame.to_ndarray(format="rgb24")
-            n += 1
+    n = video.decode_every_frame(path)
     return {**_since(t), "frames": n}
 
 
@@ -114,7 +87,7 @@ def timed_detect(path: Path, templates: list, fresh_cache: bool) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    from nitrogen_cli import detect, overlays
+    from nitrogen_cli import detect, overlays, video
 
     minutes = 1.0 if quick else 10.0
     work = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nitrogen" / "bench"
@@ -130,7 +103,7 @@ def run(quick: bool = False) -> dict:
     truth = json.loads(truth_json.read_text())
     long = work / f"detect-{minutes:g}min.mp4"
     if not long.exists():
-        repeat(clip, long, round(minutes * 60 / CLIP_SECONDS))
+        video.stream_copy(clip, long, round(minutes * 60 / CLIP_SECONDS))
 
     saved = os.environ.get("XDG_CACHE_HOME")
     builtin = overlays.load_templates([], builtin=True)

@@ -34,16 +34,10 @@ sys.path.insert(0, str(REPO))
 
 def decode_fps(path: Path) -> tuple[float, int]:
     """PyAV alone: every frame decoded (AUTO threads) and converted to RGB."""
-    import av
+    from nitrogen_cli import video
 
     t0 = time.perf_counter()
-    n = 0
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        for frame in c.decode(s):
-            frame.to_ndarray(format="rgb24")
-            n += 1
+    n = video.decode_every_frame(path)
     return n / (time.perf_counter() - t0), n
 
 
@@ -102,34 +96,9 @@ def measure(mp4: Path, truth: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def remux_repeat(src: Path, dst: Path, times: int) -> Path:
-    """`src` stream-copied `times` times into one file (packets only, no re-encoding)."""
-    import av
-
-    with av.open(str(src)) as probe:
-        s = probe.streams.video[0]
-        span = int(s.duration or 0)
-        if not span:
-            span = round(float(probe.duration / av.time_base) / float(s.time_base))
-    with av.open(str(dst), "w") as out:
-        with av.open(str(src)) as first:
-            ost = out.add_stream_from_template(first.streams.video[0])
-        for k in range(times):
-            with av.open(str(src)) as inp:
-                ist = inp.streams.video[0]
-                for pkt in inp.demux(ist):
-                    if pkt.dts is None:
-                        continue
-                    pkt.pts = None if pkt.pts is None else pkt.pts + k * span
-                    pkt.dts = pkt.dts + k * span
-                    pkt.stream = ost
-                    out.mux(pkt)
-    return dst
-
-
 def hour_rss(out: Path) -> dict[str, Any]:
     """Peak RSS of extracting one hour of 1080p30 (a 1-minute corpus clip, 60 times)."""
-    from nitrogen_cli import corpus
+    from nitrogen_cli import corpus, video
     from nitrogen_cli.parser.oracle import overlay_from_truth
 
     spec = None
@@ -144,7 +113,7 @@ def hour_rss(out: Path) -> dict[str, Any]:
             break
     assert spec is not None
     mp4, truth = corpus.make_video(spec, out, command="bench")
-    hour = remux_repeat(mp4, out / "hour.mp4", 60)
+    hour = video.stream_copy(mp4, out / "hour.mp4", 60)
     ov = overlay_from_truth(truth, out / "hour.overlay.h5")
     import h5py
 
