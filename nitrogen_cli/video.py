@@ -49,9 +49,34 @@ def _open(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(p))
     except av.error.InvalidDataError:
+        if _mp4_without_index(p):
+            raise VideoError(
+                "MP4/MOV file without its index (no moov box): cut short while being written?"
+            ) from None
         raise VideoError("not a video file (no demuxer recognises it)") from None
     except (av.error.FFmpegError, OSError) as exc:
         raise VideoError(f"cannot open as video ({' '.join(str(exc).split())})") from None
+
+
+def _mp4_without_index(path: Path) -> bool:
+    """An mp4 keeps its index at the end, so a cut-short recording loses all of it."""
+    boxes: list[bytes] = []
+    with open(path, "rb") as f:
+        size = path.stat().st_size
+        at = 0
+        while at + 8 <= size and len(boxes) < 1000:
+            f.seek(at)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if length == 1 and len(head) == 16:
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:
+                length = size - at
+            boxes.append(kind)
+            if length < 8:
+                break
+            at += length
+    return bool(boxes) and boxes[0] == b"ftyp" and b"moov" not in boxes
 
 
 def _stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
