@@ -176,3 +176,37 @@ def test_a_button_held_through_calibration_does_not_pass_for_background() -> Non
         _, bg = calib.fit_gain(canv, L.rest, L.static, **kw)
         err[name] = float(np.abs(bg - truth)[y : y + h, x : x + w].mean())
     assert err["checked"] < 0.05 < err["median"], err
+
+
+def test_a_stick_drawn_over_a_dpad_is_read_with_it(shared_presets: Path) -> None:
+    """nes-pixel's analog look draws the stick over the d-pad: alone, a pressed arm reads
+    as a pushed stick; read together (overlap.py) each is told apart."""
+    from nitrogen_cli.parser.overlap import joint_banks
+
+    t = next(
+        x
+        for x in overlays.load_templates((str(shared_presets),), False)
+        if x.id == "nes-pixel/famicom@overlay-analog"
+    )
+    L = build_looks(t, 4.0)
+    grey = np.full((1, L.stick_size, L.stick_size, 3), 0.5, np.float32)
+    (joint,) = joint_banks(t, L, np.ones(3), grey)
+    assert joint is not None
+    names = [L.buttons[j].name for j in joint.members]
+    assert set(names) == {"dpad_up", "dpad_down", "dpad_left", "dpad_right"}
+    x, y, w, h = L.sticks[0].box
+    r = t.renderer(4.0)
+
+    def crop(state: State) -> np.ndarray:
+        c = r.premultiplied(state)[y : y + h, x : x + w]
+        return fit(c[..., :3] + (1 - c[..., 3:]) * 0.5, L.stick_size)
+
+    pushed, pressed = crop(State(j_left=(1.0, 0.0))), crop(press_state("dpad_right"))
+    alone = StickBank(L, 0, np.ones(3), grey[0])
+    fooled = alone.scores(pressed[None])[0, 0]
+    assert np.unravel_index(fooled.argmax(), fooled.shape)[1] > L.grid // 2  # read as pushed
+    maps, _, logits, _ = joint.read(np.stack([pushed, pressed]), alone)
+    right = names.index("dpad_right")
+    assert logits[0].max() < 0 and logits[1, right] > 0 and (logits[1] > 0).sum() == 1
+    cells = [np.unravel_index(m[0].argmax(), m[0].shape) for m in maps]
+    assert cells[0] == (L.grid // 2, L.grid - 1) and cells[1] == (L.grid // 2, L.grid // 2)

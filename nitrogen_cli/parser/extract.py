@@ -81,8 +81,17 @@ class ExtractResult:
 class FrameParser:
     """Parses batches of canvases of one template at one placement."""
 
-    def __init__(self, net: Any, looks: Looks, cal: Calibration, reuse_tol: float = 4 / 255):
+    def __init__(
+        self,
+        net: Any,
+        looks: Looks,
+        cal: Calibration,
+        reuse_tol: float = 4 / 255,
+        template: Any = None,
+    ):
         import torch
+
+        from nitrogen_cli.parser.overlap import joint_banks
 
         self.torch = torch
         self.net = net
@@ -109,6 +118,13 @@ class FrameParser:
             StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
             for k in range(self.ns)
         ]
+        # a stick drawn over buttons is read with them (overlap.py; needs the template)
+        self.joint = (
+            joint_banks(template, L, cal.gain, bg_s, pc.stick_floor, pc.stick_highpass)
+            if template is not None
+            else [None] * self.ns
+        )
+        self.last_j: list[np.ndarray | None] = [None] * self.ns
         self.thumb_looks = [
             torch.as_tensor(L.thumb_looks[k]).permute(1, 2, 0, 5, 3, 4).contiguous()
             for k in range(self.ns)
@@ -176,8 +192,14 @@ class FrameParser:
                     xy = np.zeros((B, 2), np.float32)
                     tl = np.zeros(B, np.float32)
                     pk = np.zeros(B, np.float32)
+                    joint = self.joint[k]
+                    if joint is not None:
+                        jlog = np.zeros((B, len(joint.members)), np.float32)
                     if len(rows):
-                        maps = self.banks[k].scores(stk[rows, k])
+                        if joint is not None:
+                            maps, jset, jlog[rows], jclick = joint.read(stk[rows, k], self.banks[k])
+                        else:
+                            maps = self.banks[k].scores(stk[rows, k])
                         pk[rows] = maps.reshape(len(rows), -1).max(axis=1)
                         pred, _ = self.net.sticks(torch.as_tensor(maps))
                         xy[rows] = pred.numpy()
@@ -192,9 +214,18 @@ class FrameParser:
                             tl[rows] = self.net.buttons(
                                 obs, looks, self.gain.expand(n, 3), bg
                             ).numpy()
+                        if joint is not None:  # buttons pressed under it: judge its click there
+                            tl[rows] = np.where(jset > 0, jclick, tl[rows])
                     for i in range(B):
                         if changed[i, k]:
                             self.last_s[k], self.last_t[k], self.last_p[k] = xy[i], tl[i], pk[i]
+                            if joint is not None:
+                                self.last_j[k] = jlog[i]
+                        if joint is not None and self.last_j[k] is not None:
+                            own = out_b[i, joint.members]
+                            out_b[i, joint.members] = np.where(
+                                np.isnan(self.last_j[k]), own, self.last_j[k]
+                            )
                         out_s[i, k], out_t[i, k], out_p[i, k] = (
                             self.last_s[k],
                             self.last_t[k],
@@ -377,7 +408,7 @@ def _extract(
             return
         assert cal is not None
         if parser is None:
-            parser = FrameParser(net, looks, cal, cfg.reuse_tol)
+            parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template)
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
         if real:
@@ -579,6 +610,7 @@ def _finish(
         v = xy - c
         scale = calib.stick_scale(v[good] if good.sum() > 20 else v)
         v = np.clip(v / scale, -1, 1)
+        v[~good] = 0  # the overlay not seen: centred, as frames read before calibration
         sticks_out[:, 0 if s.name == "j_left" else 1] = v
         stick_info[s.name] = {"center": [float(c[0]), float(c[1])], "scale": float(scale)}
 

@@ -12,7 +12,7 @@ The full run also measures peak memory (RSS) of extracting a one-hour 1080p vide
 by stream-copying a one-minute clip 60 times (PyAV remux, no re-encoding).
 
 Run alone: `python tools/bench/bench_extract.py [--quick]`; `make bench` collects it.
-`python tools/bench/bench_extract.py --skins [SECONDS] [--templates DIR]` instead scores
+`python tools/bench/bench_extract.py --skins [SECONDS] [--templates DIR] [--out DIR]` scores
 every skin (built-in, and up to two per preset folder under DIR) on a short corpus video of
 its own, from truth-built overlay files, and prints `nitrogen eval extraction`'s report
 (per skin, seen and held out) as JSON; not part of `make bench` (some ten minutes).
@@ -204,9 +204,13 @@ def skin_quality(out: Path, seconds: float, dirs: tuple[str, ...]) -> dict[str, 
             placements=(place,),
             template_dirs=dirs,
         )
-        _, truth = corpus.make_video(spec, out / "corpus", command="bench")
-        overlays_made.append(overlay_from_truth(truth, out / "ov" / f"{spec.id}.overlay.h5"))
-    cli = [str(Path(sys.executable).with_name("nitrogen")), "extract-actions", "-q"]
+        if corpus.is_done(spec, out / "corpus"):  # a kept corpus (--out) is reused
+            truth = corpus.paths(spec, out / "corpus")[1]
+        else:
+            _, truth = corpus.make_video(spec, out / "corpus", command="bench")
+        ov = out / "ov" / f"{spec.id}.overlay.h5"
+        overlays_made.append(ov if ov.is_file() else overlay_from_truth(truth, ov))
+    cli = [str(Path(sys.executable).with_name("nitrogen")), "extract-actions", "-q", "-f"]
     p = subprocess.run(
         [*cli, *map(str, overlays_made), "-o", str(out / "act")], capture_output=True, text=True
     )
@@ -237,8 +241,12 @@ if __name__ == "__main__":
         args = [a for a in sys.argv[1:] if a != "--skins"]
         dirs = tuple(args[i + 1] for i, a in enumerate(args) if a == "--templates")
         nums = [a for a in args if a.replace(".", "").isdigit()]
-        with tempfile.TemporaryDirectory(prefix="nitrogen-bench-skins-") as tmp:
-            report = skin_quality(Path(tmp), float(nums[0]) if nums else 10.0, dirs)
+        keep = [args[i + 1] for i, a in enumerate(args) if a == "--out"]
+        if keep:  # the corpus and overlay files stay there, and a rerun reuses them
+            report = skin_quality(Path(keep[0]), float(nums[0]) if nums else 10.0, dirs)
+        else:
+            with tempfile.TemporaryDirectory(prefix="nitrogen-bench-skins-") as tmp:
+                report = skin_quality(Path(tmp), float(nums[0]) if nums else 10.0, dirs)
         print(json.dumps(report, indent=2))
     else:
         print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

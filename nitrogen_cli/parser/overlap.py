@@ -1,0 +1,145 @@
+"""A stick drawn over buttons: read them together.
+
+Some presets draw a stick on top of a d-pad (the pixel presets' `-analog` looks: the
+stick is one pixel that moves over the cross). Read apart, each fools the other: a stick
+pushed right looks like d-pad right pressed to the button comparator, and a pressed
+d-pad arm looks like the stick moved to the stick's correlation. Together they are
+plain: the stick's travel area is compared with every pairing of a stick cell and a
+small set of pressed buttons, each rendered from the template, and the best pairing
+gives both the stick's position and those buttons' states.
+
+Only buttons whose box lies mostly inside the stick's box, and whose press changes its
+pixels, are read this way; on every other skin nothing changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from nitrogen_cli.actions import State
+from nitrogen_cli.overlays import Template, press_state
+from nitrogen_cli.parser.looks import THUMB_OF, Looks, StickBank, expected, fit, grid_axis
+
+INSIDE = 0.5  # a button's box lies at least this much inside the stick's box
+VISIBLE = 0.1  # and its press changes a pixel of the stick's box at least this much
+MAX_PRESSED = 2  # buttons pressed at once among them (a d-pad's diagonals)
+MARGIN = 0.03  # correlation a pairing with presses must win by over one without (on the
+# corpus: 0.05 to 0.35 where one was pressed, 0.004 at most where none was)
+SURE = 0.5  # below this best correlation the overlay is not seen well: nothing is claimed
+CLICK_GAIN = 200.0  # click logit per unit of correlation (clicked minus released)
+
+
+def _intersect(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(w, 0) * max(h, 0)
+
+
+class JointBank:
+    """The candidates of one stick with each small set of its covered buttons pressed,
+    correlated with the stick's crops the way `StickBank` does (one weighting for all,
+    so that the sets' scores compare)."""
+
+    def __init__(
+        self,
+        template: Template,
+        looks: Looks,
+        k: int,
+        members: list[int],
+        gain: np.ndarray,
+        bg: np.ndarray,
+        floor: float = 0.1,
+        highpass: float = 2.0,
+    ):
+        slot = looks.sticks[k]
+        self.members = members  # button slot indices
+        names = [looks.buttons[j].name for j in members]
+        self.subsets: list[tuple[int, ...]] = [()]
+        for n in range(1, min(MAX_PRESSED, len(members)) + 1):
+            self.subsets += list(itertools.combinations(range(len(members)), n))
+        r = template.renderer(looks.scale)
+        G, Ss = looks.grid, looks.stick_size
+        axis = grid_axis(G)
+        thumb = frozenset([THUMB_OF[slot.name]])  # as `build_looks` draws the clicked looks
+        cands = np.zeros((len(self.subsets), 2, G, G, Ss, Ss, 4), np.float32)
+        cands[0] = looks.stick_looks[k]
+        for s, sub in enumerate(self.subsets[1:], start=1):
+            pressed = frozenset(names[i] for i in sub)
+            for c, click in enumerate((frozenset(), thumb)):
+                for gy, ay in enumerate(axis):
+                    for gx, ax in enumerate(axis):
+                        st = State(pressed=pressed | click, **{slot.name: (float(ax), float(ay))})
+                        img = np.asarray(r.premultiplied(st, slot.box), np.float32)
+                        cands[s, c, gy, gx] = fit(img, Ss)
+        e = expected(cands, gain, bg).reshape(-1, Ss, Ss, 3)
+        bank = StickBank.__new__(StickBank)  # its filtering and norming, our candidates
+        bank.grid, bank.highpass = G, highpass
+        flat = bank._filter(e).reshape(len(e), -1)
+        w = flat.std(axis=0)
+        w = np.maximum(w / max(float(w.max()), 1e-6), floor).astype(np.float32)
+        bank.w = w / w.sum()
+        bank.sw = np.sqrt(w).astype(np.float32)
+        bank.bank = bank._normed(flat)
+        self.bank = bank
+        self.shape = (len(self.subsets), 2, G, G)
+
+    def read(
+        self, obs: np.ndarray, alone: StickBank
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Crops (F, Ss, Ss, 3) -> (the chosen set's maps (F, 2, G, G), its index (F,),
+        the members' logits (F, len(members)), a click logit (F,)). Where no pairing
+        matches well (the overlay hidden, covered) the stick's own bank `alone` gives the
+        maps and the members' logits are NaN: their own comparator stands."""
+        maps = (self.bank._normed(self.bank._filter(obs).reshape(len(obs), -1))) @ self.bank.bank.T
+        maps = maps.reshape(len(obs), *self.shape)
+        peak = maps.reshape(len(obs), len(self.subsets), -1).max(axis=2)
+        best = np.argmax(peak, axis=1)
+        top = peak[np.arange(len(obs)), best]
+        sure = top >= SURE
+        best = np.where(sure & (top > peak[:, 0] + MARGIN), best, 0)
+        chosen = maps[np.arange(len(obs)), best].astype(np.float32)
+        if not sure.all():
+            chosen[~sure] = alone.scores(obs[~sure])
+        logits = np.full((len(obs), len(self.members)), -10.0, np.float32)
+        logits[~sure] = np.nan
+        for f, s in enumerate(best):
+            logits[f, list(self.subsets[s])] = 10.0
+        flat = chosen.reshape(len(obs), 2, -1).max(axis=2)
+        click = (CLICK_GAIN * (flat[:, 1] - flat[:, 0])).astype(np.float32)
+        return chosen, best, logits, click
+
+
+def joint_banks(
+    template: Template,
+    looks: Looks,
+    gain: np.ndarray,
+    bg_sticks: np.ndarray,
+    floor: float = 0.1,
+    highpass: float = 2.0,
+) -> list[JointBank | None]:
+    """Per stick slot, a JointBank when buttons sit under it (see the module docstring),
+    else None."""
+    out: list[JointBank | None] = []
+    rest = State()
+    r = None
+    for k, s in enumerate(looks.sticks):
+        members = []
+        for j, b in enumerate(looks.buttons):
+            area = b.box[2] * b.box[3]
+            if area == 0 or _intersect(b.box, s.box) < INSIDE * area:
+                continue
+            r = r or template.renderer(looks.scale)
+            diff = np.abs(
+                np.asarray(r.premultiplied(press_state(b.name), s.box), np.float32)
+                - np.asarray(r.premultiplied(rest, s.box), np.float32)
+            ).max()
+            if diff >= VISIBLE:
+                members.append(j)
+        out.append(
+            JointBank(template, looks, k, members, gain, bg_sticks[k], floor, highpass)
+            if members
+            else None
+        )
+    return out
