@@ -160,32 +160,91 @@ def see_through(
     for (x, y, bw, bh), _ in pressed:
         buttons[max(y, 0) : y + bh, max(x, 0) : x + bw] = True
     out = np.where((opaque & ~buttons)[..., None], prior, out)
-    for (x, y, bw, bh), look in pressed:
+    # buttons that share one box (a d-pad drawn as one element) are judged together: a
+    # frame there may show any of their pressed looks
+    shared: dict[tuple[int, int, int, int], list[np.ndarray]] = {}
+    for box, look in pressed:
+        shared.setdefault(tuple(box), []).append(look)
+    for (x, y, bw, bh), _ in pressed:
         if x < 0 or y < 0:
             continue
         sl = (slice(y, y + bh), slice(x, x + bw))
         o = canvases[:, sl[0], sl[1]]
-        look = look[: o.shape[1], : o.shape[2]]
         if o.size == 0:
             continue
-        seen = _explained(o, rest[sl], look, g, out[sl])
-        filled = _explained(o, rest[sl], look, g, prior[sl])
-        if seen > UNEXPLAINED and filled < 0.8 * seen:
-            out[sl] = prior[sl]
+        r0 = rest[sl]
+        looks = [lk[: o.shape[1], : o.shape[2]] for lk in shared[(x, y, bw, bh)]]
+        # two of them at once (a d-pad's diagonal): both changes over the released look
+        looks += [np.clip(a + b - r0, 0, 1) for i, a in enumerate(looks) for b in looks[i + 1 :]]
+        seen = _explained(o, r0, looks, g, out[sl])
+        if seen <= UNEXPLAINED:
+            continue
+        cands = [prior[sl]]
+        # the median of only the frames that show the box released, when there are some:
+        # a press held through most frames leaves the rest to tell the background
+        for bg in (prior[sl], out[sl]):
+            idle = _released(o, r0, looks, g, bg)
+            if idle.sum() >= 3 and idle.mean() < 0.8:
+                cands.append(blend(*behind(np.median(o[idle], axis=0), r0), bmap[sl]))
+        # or, pressed throughout: each frame seen through the look the fill says it shows
+        pick = _best_look(o, r0, looks, g, prior[sl])
+        if (pick > 0).mean() >= 0.8:
+            alls = [r0, *looks]
+            seen_k = [behind(o[k], alls[i]) for k, i in enumerate(pick)]
+            est = np.median(np.stack([e for e, _ in seen_k]), axis=0)
+            through = np.min(np.stack([t for _, t in seen_k]), axis=0)
+            cands.append(blend(est, through, bmap[sl]))
+        errs = [_explained(o, r0, looks, g, c) for c in cands]
+        best = int(np.argmin(errs))
+        if errs[best] < 0.8 * seen:
+            out[sl] = cands[best]
     return out.astype(np.float32)
 
 
 def _explained(
-    o: np.ndarray, rest: np.ndarray, look: np.ndarray, gain: np.ndarray, bg: np.ndarray
+    o: np.ndarray,
+    rest: np.ndarray,
+    looks: Sequence[np.ndarray],
+    gain: np.ndarray,
+    bg: np.ndarray,
 ) -> float:
     """How badly a background `bg` lets a button's crops `o` (K, h, w, 3) be explained:
-    per frame the mean error of the better of its released and pressed looks drawn over
-    it, averaged over the frames."""
+    per frame the mean error of the best of its released look and the pressed `looks`
+    (its own, and those of buttons sharing its box) drawn over it, averaged over the
+    frames."""
     errs = [
         np.abs(o - (lk[..., :3] * gain + (1 - lk[..., 3:4] * gain) * bg)).mean(axis=(1, 2, 3))
-        for lk in (rest, look)
+        for lk in (rest, *looks)
     ]
-    return float(np.minimum(*errs).mean())
+    return float(np.min(errs, axis=0).mean())
+
+
+def _best_look(
+    o: np.ndarray,
+    rest: np.ndarray,
+    looks: Sequence[np.ndarray],
+    gain: np.ndarray,
+    bg: np.ndarray,
+) -> np.ndarray:
+    """(K,) int: per crop of `o` (K, h, w, 3), which look explains it best over background
+    `bg`: 0 the released one, i > 0 `looks[i - 1]`."""
+    errs = [
+        np.abs(o - (lk[..., :3] * gain + (1 - lk[..., 3:4] * gain) * bg)).mean(axis=(1, 2, 3))
+        for lk in (rest, *looks)
+    ]
+    return np.argmin(errs, axis=0)
+
+
+def _released(
+    o: np.ndarray,
+    rest: np.ndarray,
+    looks: Sequence[np.ndarray],
+    gain: np.ndarray,
+    bg: np.ndarray,
+) -> np.ndarray:
+    """(K,) bool: the crops `o` that the released look explains better than any pressed
+    one, over background `bg`."""
+    return _best_look(o, rest, looks, gain, bg) == 0
 
 
 def _fill_from(img: np.ndarray, known: np.ndarray, fallback: np.ndarray) -> np.ndarray:
