@@ -402,7 +402,7 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
 
 
 # -- buttons, after the whole video -----------------------------------------------------
-def button_threshold(z: np.ndarray, max_shift: float = 4.0, separation: float = 4.0) -> float:
+def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)
     that 0 does not cleanly split; then the widest gap between the two.

@@ -46,7 +46,7 @@ class ExtractConfig:
     calib_frames: int = 60  # frames the calibration wants (showing the overlay)
     calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
-    refine: bool = False  # per-video button boundaries (calib.button_threshold)
+    refine: bool = True  # per-video button boundaries (calib.button_threshold)
     keep_readings: bool = False  # hand the raw readings back (ExtractResult.readings)
     checkpoint: str | None = None  # None: the shipped one
 
