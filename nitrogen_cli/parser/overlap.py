@@ -25,8 +25,13 @@ from nitrogen_cli.parser.looks import THUMB_OF, Looks, StickBank, expected, fit,
 INSIDE = 0.5  # a button's box lies at least this much inside the stick's box
 VISIBLE = 0.1  # and its press changes a pixel of the stick's box at least this much
 MAX_PRESSED = 2  # buttons pressed at once among them (a d-pad's diagonals)
-MARGIN = 0.03  # correlation a pairing with presses must win by over one without (on the
-# corpus: 0.05 to 0.35 where one was pressed, 0.004 at most where none was)
+# Correlation a pairing with presses must win by over the best one without, to claim
+# them (0.2 to 0.35 on a clear skin where one was pressed); at most QUIET, nothing is
+# pressed (0.004 at most on the corpus where none was). Between the two the reading is
+# not sure (a faint skin over a busy game, where a stick pushed onto a d-pad arm looks
+# much like that arm pressed): the buttons' own comparator and the stick's own bank stand.
+CLAIM = 0.1
+QUIET = 0.01
 SURE = 0.5  # below this best correlation the overlay is not seen well: nothing is claimed
 CLICK_GAIN = 200.0  # click logit per unit of correlation (clicked minus released)
 
@@ -90,15 +95,18 @@ class JointBank:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Crops (F, Ss, Ss, 3) -> (the chosen set's maps (F, 2, G, G), its index (F,),
         the members' logits (F, len(members)), a click logit (F,)). Where no pairing
-        matches well (the overlay hidden, covered) the stick's own bank `alone` gives the
-        maps and the members' logits are NaN: their own comparator stands."""
+        matches well (the overlay hidden, covered), or it is not sure (see CLAIM), the
+        stick's own bank `alone` gives the maps and the members' logits are NaN: their
+        own comparator stands."""
         maps = (self.bank._normed(self.bank._filter(obs).reshape(len(obs), -1))) @ self.bank.bank.T
         maps = maps.reshape(len(obs), *self.shape)
         peak = maps.reshape(len(obs), len(self.subsets), -1).max(axis=2)
         best = np.argmax(peak, axis=1)
         top = peak[np.arange(len(obs)), best]
-        sure = top >= SURE
-        best = np.where(sure & (top > peak[:, 0] + MARGIN), best, 0)
+        gap = top - peak[:, 0]
+        claim = (top >= SURE) & (gap >= CLAIM)
+        sure = claim | ((top >= SURE) & (gap <= QUIET))
+        best = np.where(claim, best, 0)
         chosen = maps[np.arange(len(obs)), best].astype(np.float32)
         if not sure.all():
             chosen[~sure] = alone.scores(obs[~sure])
