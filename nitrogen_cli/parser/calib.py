@@ -183,7 +183,7 @@ def see_through(
         # the median of only the frames that show the box released, when there are some:
         # a press held through most frames leaves the rest to tell the background
         for bg in (prior[sl], out[sl]):
-            idle = _released(o, r0, looks, g, bg)
+            idle = _best_look(o, r0, looks, g, bg) == 0
             if idle.sum() >= 3 and idle.mean() < 0.8:
                 cands.append(blend(*behind(np.median(o[idle], axis=0), r0), bmap[sl]))
         # or, pressed throughout: each frame seen through the look the fill says it shows
@@ -201,6 +201,20 @@ def see_through(
     return out.astype(np.float32)
 
 
+def _look_errors(
+    o: np.ndarray,
+    rest: np.ndarray,
+    looks: Sequence[np.ndarray],
+    gain: np.ndarray,
+    bg: np.ndarray,
+) -> np.ndarray:
+    """(1 + len(looks), K): per look (the released one, then `looks`) drawn over
+    background `bg`, its mean error on each of a button's crops `o` (K, h, w, 3)."""
+    return np.stack(
+        [np.abs(o - expected_rest(lk, gain, bg)).mean(axis=(1, 2, 3)) for lk in (rest, *looks)]
+    )
+
+
 def _explained(
     o: np.ndarray,
     rest: np.ndarray,
@@ -208,15 +222,10 @@ def _explained(
     gain: np.ndarray,
     bg: np.ndarray,
 ) -> float:
-    """How badly a background `bg` lets a button's crops `o` (K, h, w, 3) be explained:
-    per frame the mean error of the best of its released look and the pressed `looks`
-    (its own, and those of buttons sharing its box) drawn over it, averaged over the
-    frames."""
-    errs = [
-        np.abs(o - (lk[..., :3] * gain + (1 - lk[..., 3:4] * gain) * bg)).mean(axis=(1, 2, 3))
-        for lk in (rest, *looks)
-    ]
-    return float(np.min(errs, axis=0).mean())
+    """How badly a background `bg` lets a button's crops be explained: per frame the error
+    of the best of its released look and the pressed `looks` (its own, and those of
+    buttons sharing its box), averaged over the frames."""
+    return float(_look_errors(o, rest, looks, gain, bg).min(axis=0).mean())
 
 
 def _best_look(
@@ -226,25 +235,9 @@ def _best_look(
     gain: np.ndarray,
     bg: np.ndarray,
 ) -> np.ndarray:
-    """(K,) int: per crop of `o` (K, h, w, 3), which look explains it best over background
-    `bg`: 0 the released one, i > 0 `looks[i - 1]`."""
-    errs = [
-        np.abs(o - (lk[..., :3] * gain + (1 - lk[..., 3:4] * gain) * bg)).mean(axis=(1, 2, 3))
-        for lk in (rest, *looks)
-    ]
-    return np.argmin(errs, axis=0)
-
-
-def _released(
-    o: np.ndarray,
-    rest: np.ndarray,
-    looks: Sequence[np.ndarray],
-    gain: np.ndarray,
-    bg: np.ndarray,
-) -> np.ndarray:
-    """(K,) bool: the crops `o` that the released look explains better than any pressed
-    one, over background `bg`."""
-    return _best_look(o, rest, looks, gain, bg) == 0
+    """(K,) int: per crop, which look explains it best over background `bg`: 0 the
+    released one, i > 0 `looks[i - 1]`."""
+    return _look_errors(o, rest, looks, gain, bg).argmin(axis=0)
 
 
 def _fill_from(img: np.ndarray, known: np.ndarray, fallback: np.ndarray) -> np.ndarray:

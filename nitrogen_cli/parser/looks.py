@@ -225,10 +225,23 @@ class StickBank:
         highpass: float = HIGHPASS,
     ):
         e = expected(looks.stick_looks[i].astype(np.float32), gain, bg)
-        self.grid = looks.grid
+        Ss = looks.stick_size
+        self._setup(e.reshape(-1, Ss, Ss, 3), looks.grid, floor, highpass)
+
+    @classmethod
+    def from_candidates(
+        cls, cands: np.ndarray, grid: int, floor: float = 0.1, highpass: float = HIGHPASS
+    ) -> StickBank:
+        """A bank over any candidates (n, Ss, Ss, 3), as the video shows them (overlap.py
+        adds pressed buttons under the stick)."""
+        bank = cls.__new__(cls)
+        bank._setup(cands, grid, floor, highpass)
+        return bank
+
+    def _setup(self, cands: np.ndarray, grid: int, floor: float, highpass: float) -> None:
+        self.grid = grid
         self.highpass = highpass
-        n, Ss = 2 * looks.grid * looks.grid, looks.stick_size
-        flat = self._filter(e.reshape(n, Ss, Ss, 3)).reshape(n, -1)
+        flat = self._filter(cands).reshape(len(cands), -1)
         w = flat.std(axis=0)
         w = w / max(float(w.max()), 1e-6)
         w = np.maximum(w, floor).astype(np.float32)
@@ -255,10 +268,14 @@ class StickBank:
         blur = np.matmul(np.matmul(h.T, x), w)
         return imgs - blur.transpose(0, 2, 3, 1)
 
+    def correlate(self, obs: np.ndarray) -> np.ndarray:
+        """Crops (F, Ss, Ss, 3) -> correlations (F, n) with every candidate, in [-1, 1]."""
+        x = self._normed(self._filter(obs.astype(np.float32)).reshape(len(obs), -1))
+        return x @ self.bank.T
+
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """Crops (F, Ss, Ss, 3) -> correlations (F, 2, G, G) in [-1, 1]."""
-        x = self._normed(self._filter(obs.astype(np.float32)).reshape(len(obs), -1))
-        return (x @ self.bank.T).reshape(len(obs), 2, self.grid, self.grid)
+        return self.correlate(obs).reshape(len(obs), 2, self.grid, self.grid)
 
 
 def nearest_cell(xy: np.ndarray, grid: int) -> np.ndarray:

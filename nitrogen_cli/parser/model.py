@@ -138,7 +138,10 @@ class ButtonNet(nn.Module):
         if len(obs) > COMPARE_CHUNK and not torch.is_grad_enabled():
             return torch.cat(
                 [
-                    self._compare(obs[i : i + COMPARE_CHUNK], _rows(prep, i, COMPARE_CHUNK))
+                    self._compare(
+                        obs[i : i + COMPARE_CHUNK],
+                        {k: v[i : i + COMPARE_CHUNK] for k, v in prep.items()},
+                    )
                     for i in range(0, len(obs), COMPARE_CHUNK)
                 ]
             )
@@ -160,11 +163,6 @@ class ButtonNet(nn.Module):
 
 
 COMPARE_CHUNK = 128  # crops per pass when many are compared without gradients
-
-
-def _rows(prep: dict, i: int, n: int) -> dict:
-    """Rows i..i+n of prepared looks (entries with one row serve every crop)."""
-    return {k: v if len(v) == 1 else v[i : i + n] for k, v in prep.items()}
 
 
 def _local_fit(

@@ -79,15 +79,12 @@ class JointBank:
                         img = np.asarray(r.premultiplied(st, slot.box), np.float32)
                         cands[s, c, gy, gx] = fit(img, Ss)
         e = expected(cands, gain, bg).reshape(-1, Ss, Ss, 3)
-        bank = StickBank.__new__(StickBank)  # its filtering and norming, our candidates
-        bank.grid, bank.highpass = G, highpass
-        flat = bank._filter(e).reshape(len(e), -1)
-        w = flat.std(axis=0)
-        w = np.maximum(w / max(float(w.max()), 1e-6), floor).astype(np.float32)
-        bank.w = w / w.sum()
-        bank.sw = np.sqrt(w).astype(np.float32)
-        bank.bank = bank._normed(flat)
-        self.bank = bank
+        # one weighting for all sets, so that their scores compare
+        self.bank = StickBank.from_candidates(e, G, floor, highpass)
+        # which members each set presses
+        self.presses = np.zeros((len(self.subsets), len(members)), bool)
+        for s, sub in enumerate(self.subsets):
+            self.presses[s, list(sub)] = True
         self.shape = (len(self.subsets), 2, G, G)
 
     def read(
@@ -98,8 +95,7 @@ class JointBank:
         matches well (the overlay hidden, covered), or it is not sure (see CLAIM), the
         stick's own bank `alone` gives the maps and the members' logits are NaN: their
         own comparator stands."""
-        maps = (self.bank._normed(self.bank._filter(obs).reshape(len(obs), -1))) @ self.bank.bank.T
-        maps = maps.reshape(len(obs), *self.shape)
+        maps = self.bank.correlate(obs).reshape(len(obs), *self.shape)
         peak = maps.reshape(len(obs), len(self.subsets), -1).max(axis=2)
         best = np.argmax(peak, axis=1)
         top = peak[np.arange(len(obs)), best]
@@ -110,10 +106,8 @@ class JointBank:
         chosen = maps[np.arange(len(obs)), best].astype(np.float32)
         if not sure.all():
             chosen[~sure] = alone.scores(obs[~sure])
-        logits = np.full((len(obs), len(self.members)), -10.0, np.float32)
+        logits = np.where(self.presses[best], 10.0, -10.0).astype(np.float32)
         logits[~sure] = np.nan
-        for f, s in enumerate(best):
-            logits[f, list(self.subsets[s])] = 10.0
         flat = chosen.reshape(len(obs), 2, -1).max(axis=2)
         click = (CLICK_GAIN * (flat[:, 1] - flat[:, 0])).astype(np.float32)
         return chosen, best, logits, click
