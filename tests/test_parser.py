@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,7 @@ from nitrogen_cli import overlays
 from nitrogen_cli.actions import State
 from nitrogen_cli.overlays import press_state
 from nitrogen_cli.parser import calib, model, synth
-from nitrogen_cli.parser.geometry import CanvasMap
+from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler
 from nitrogen_cli.parser.looks import StickBank, build_looks, fit, nearest_cell
 
 
@@ -55,6 +56,35 @@ def test_a_canvas_is_the_renderer_s_own_grid() -> None:
     want = (want[..., :3] * a).astype(np.float32) / 255
     assert canvas.shape == want.shape
     assert np.abs(canvas - want).mean() < 2 / 255
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.7, 2.6])
+def test_crops_straight_from_the_video_are_the_canvas_crops(scale: float) -> None:
+    """The direct crops (and presence pixels) equal what the canvas gives, to its rounding,
+    at a video scale with no shrink, a fractional one and a larger one; a rotated
+    placement has no direct reader."""
+    t = overlays.get_template("builtin/xbox-white")
+    T = np.array([[0.31 * scale, 0.0, 101.3], [0.0, 0.31 * scale, 57.8]])
+    rng = np.random.default_rng(5)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 1.2)
+    cmap = CanvasMap.make(T, t.size, (1280, 720))
+    looks = build_looks(t, cmap.scale)
+    x0, y0, x1, y1 = cmap.roi
+    roi = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    reader = CropReader.make(cmap, looks.crop_groups)
+    assert reader is not None
+    canvas = cmap.from_rgb_roi(roi, as_float=False)
+    for want, got in zip(looks.crops(canvas), reader(roi[None]), strict=True):
+        assert got.shape == (1, *want.shape)
+        assert np.abs(got[0] - want).max() <= 2.5 / 255
+        assert np.abs(got[0] - want).mean() <= 0.6 / 255
+    pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
+    at = PointSampler(cmap, pres.idx)(roi)
+    full = cmap.from_rgb_roi(roi).reshape(-1, 3)[pres.idx]
+    assert np.abs(at - full).mean() < 3 / 255
+    turned = cv2.getRotationMatrix2D((0, 0), 3.0, 0.31 * scale)
+    turned[:, 2] = T[:, 2]
+    assert CropReader.make(CanvasMap.make(turned, t.size, (1280, 720)), looks.crop_groups) is None
 
 
 def test_looks_name_the_slots_a_template_shows() -> None:

@@ -339,7 +339,15 @@ class Presence:
         k = len(canvases)
         if self.ref is None or k == 0:
             return np.ones(k, np.float32)
-        x = canvases.reshape(k, -1, 3)[:, self.idx].reshape(k, -1).astype(np.float32)
+        return self.score(canvases.reshape(k, -1, 3)[:, self.idx])
+
+    def score(self, values: np.ndarray) -> np.ndarray:
+        """(K,) correlations for the canvas values at `idx` (K, len(idx), 3), as
+        geometry.PointSampler reads them."""
+        k = len(values)
+        if self.ref is None or k == 0:
+            return np.ones(k, np.float32)
+        x = values.reshape(k, -1).astype(np.float32)
         x = x - x.mean(axis=1, keepdims=True)
         n = np.linalg.norm(x, axis=1)
         return ((x @ self.ref) / np.maximum(n, 1e-6)).astype(np.float32)

@@ -33,7 +33,7 @@ from nitrogen_cli import formats
 from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.parser import calib
-from nitrogen_cli.parser.geometry import CanvasMap, i420_crop, plane
+from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
 from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, nearest_cell
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
@@ -397,21 +397,30 @@ def _extract(
     note = ""
     cal: Calibration | None = None
     probe_pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
+    probe_at = PointSampler(cmap, probe_pres.idx)
+    reader: CropReader | None = None  # crops straight from the video, once calibrated
+    sampler: PointSampler | None = None  # the presence score's pixels, likewise
 
     last: dict[str, np.ndarray] = {}  # the latest frame's readings
 
     def flush(items: list[tuple[int, np.ndarray | None]]) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
         change at all) repeats the reading before it."""
-        nonlocal parser, last
+        nonlocal parser, last, reader, sampler
         if not items:
             return
         assert cal is not None
         if parser is None:
             parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template)
+            reader = CropReader.make(cal.cmap, looks.crop_groups)
+            sampler = PointSampler(cal.cmap, cal.presence.idx)
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
-        if real:
+        if real and reader is not None and sampler is not None:
+            groups = reader(np.stack(real))
+            pres = cal.presence.score(np.stack([sampler(r) for r in real]))
+            out = parser.parse(*groups, pres)
+        elif real:  # a placement too rotated for the direct crops: through the canvas
             canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for r in real])
             crops = [looks.crops(c) for c in canv]
             groups = [np.stack([c[j] for c in crops]) for j in range(3)]
@@ -489,7 +498,7 @@ def _extract(
                 # Calibrate on frames that show the overlay (it may start hidden, or
                 # elsewhere). Frames that do not are set aside unread, but the latest
                 # few are kept in case the overlay never stands out clearly.
-                z = float(probe_pres(cmap.from_rgb_roi(roi)[None])[0])
+                z = float(probe_pres.score(probe_at(roi)[None])[0])
                 if z >= SHOWN:
                     calib_rois.append((index, roi, z))
                 else:

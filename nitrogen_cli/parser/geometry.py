@@ -192,3 +192,165 @@ def i420_crop(frame: object, roi: tuple[int, int, int, int]) -> np.ndarray:
     buf[h:].reshape(-1)[: u.size] = u.reshape(-1)
     buf[h:].reshape(-1)[u.size :] = v.reshape(-1)
     return cv2.cvtColor(buf, cv2.COLOR_YUV2RGB_I420)
+
+
+# -- crops straight from the video ---------------------------------------------------------
+MAX_SKEW = 0.25  # canvas px a box may be read off for want of its rotation (ECC noise: ~0.1)
+
+
+def _resize_axis(n_in: int, n_out: int, interp: int) -> np.ndarray:
+    """(n_out, n_in): cv2.resize along one axis as a matrix, with OpenCV's own weights."""
+    if n_in == n_out:
+        return np.eye(n_in)
+    eye = np.eye(n_in, dtype=np.float32)
+    return cv2.resize(eye, (n_out, n_in), interpolation=interp).T.astype(np.float64)
+
+
+def _warp_axis(n_in: int, n_out: int, a: float, b: float) -> np.ndarray:
+    """(n_out, n_in): warpAffine's bilinear read at a * u + b along one axis (zero
+    outside), with OpenCV's own sub-pixel steps."""
+    eye = np.eye(n_in, dtype=np.float32)
+    m = np.array([[a, 0, b], [0, 1, 0]], np.float64)
+    out = cv2.warpAffine(
+        eye,
+        m,
+        (n_out, n_in),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return out.T.astype(np.float64)
+
+
+def _fit_axis(n_in: int, size: int) -> np.ndarray:
+    """(size, n_in): looks.fit along one axis (area when it shrinks, linear when it grows)."""
+    interp = cv2.INTER_AREA if n_in > size else cv2.INTER_LINEAR
+    return _resize_axis(n_in, size, interp)
+
+
+@dataclass
+class _Box:
+    """One box's crops (at one or more sizes) as small matrices over the video rows and
+    columns they read: crop = ry @ roi[y0:y1, x0:x1] @ rxt, per channel."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    sizes: list[int]
+    rxt: np.ndarray  # (x1 - x0, sum of sizes), float32
+    ry: list[np.ndarray]  # per size (S, y1 - y0), float32, with uint8's 1/255 folded in
+    slots: list[tuple[int, int]]  # per size: (group, index in the group)
+
+
+def _span(r: np.ndarray) -> tuple[int, int]:
+    used = np.flatnonzero(np.abs(r).sum(axis=0) > 1e-9)
+    return (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)
+
+
+class CropReader:
+    """Crops of canvas boxes, each resized to S x S, computed straight from video crops.
+
+    Area shrinking, the bilinear warp onto the canvas and a box's resize (`looks.fit`)
+    are all linear and, for an upright overlay, separable: a box's S x S crop is
+    `Ry @ roi @ Rx.T` per channel, with Ry and Rx read off OpenCV's own operations. That
+    skips the whole canvas, which costs several times more than the crops themselves
+    (the results differ from the canvas path's by its rounding to uint8, about 1/255).
+    A placement rotated so much that a box would be read more than MAX_SKEW canvas
+    pixels off has no reader (`make` gives None): the canvas is used then.
+    """
+
+    def __init__(self, boxes: list[_Box], groups: list[tuple[int, int]]):
+        self.boxes = boxes
+        self.groups = groups  # (boxes in the group, S)
+
+    @classmethod
+    def make(
+        cls, cmap: CanvasMap, groups: list[tuple[list[tuple[int, int, int, int]], int]]
+    ) -> CropReader | None:
+        w = cmap.warp
+        x0, y0, x1, y1 = cmap.roi
+        (rw, rh), (sw, sh) = (x1 - x0, y1 - y0), cmap.shrunk
+        ax = _resize_axis(rw, sw, cv2.INTER_AREA)
+        ay = _resize_axis(rh, sh, cv2.INTER_AREA)
+        parts: dict[tuple[int, int, int, int], list] = {}  # a box read at several sizes once
+        for g, (boxes, size) in enumerate(groups):
+            for i, box in enumerate(boxes):
+                x, y, bw, bh = box
+                if abs(w[0, 1]) * bh / 2 + abs(w[1, 0]) * bw / 2 > MAX_SKEW:
+                    return None
+                uc, vc = x + (bw - 1) / 2, y + (bh - 1) / 2
+                # the box's column u = x + i reads the shrunk crop at w00 u + w01 vc + w02
+                bx = _warp_axis(sw, bw, w[0, 0], w[0, 2] + w[0, 1] * vc + w[0, 0] * x)
+                by = _warp_axis(sh, bh, w[1, 1], w[1, 2] + w[1, 0] * uc + w[1, 1] * y)
+                rx = _fit_axis(bw, size) @ bx @ ax
+                ry = _fit_axis(bh, size) @ by @ ay
+                parts.setdefault(tuple(box), []).append((g, i, size, rx, ry))
+        out = []
+        for members in parts.values():
+            rx = np.concatenate([m[3] for m in members])
+            ry = np.concatenate([m[4] for m in members])
+            (cx0, cx1), (cy0, cy1) = _span(rx), _span(ry)
+            out.append(
+                _Box(
+                    cy0,
+                    cy1,
+                    cx0,
+                    cx1,
+                    [m[2] for m in members],
+                    np.ascontiguousarray(rx[:, cx0:cx1].T, dtype=np.float32),
+                    [(m[4][:, cy0:cy1] / 255).astype(np.float32) for m in members],
+                    [(m[0], m[1]) for m in members],
+                )
+            )
+        return cls(out, [(len(boxes), size) for boxes, size in groups])
+
+    def __call__(self, rois: np.ndarray) -> list[np.ndarray]:
+        """RGB uint8 video crops (B, rh, rw, 3) at cmap.roi -> per group of boxes,
+        (B, n, S, S, 3) float32 in [0, 1]."""
+        B = len(rois)
+        t = np.asarray(rois).transpose(0, 1, 3, 2)  # (B, rh, 3, rw): columns last
+        result = [np.empty((B, n, size, size, 3), np.float32) for n, size in self.groups]
+        for b in self.boxes:
+            h, w = b.y1 - b.y0, b.x1 - b.x0
+            sub = t[:, b.y0 : b.y1, :, b.x0 : b.x1].astype(np.float32)  # (B, h, 3, w)
+            cols = (sub.reshape(-1, w) @ b.rxt).reshape(B, h, 3, -1)
+            at = 0
+            for size, ry, (g, i) in zip(b.sizes, b.ry, b.slots, strict=True):
+                part = cols[..., at : at + size].reshape(B, h, 3 * size)
+                both = np.matmul(ry, part)  # (B, S, 3 * S)
+                result[g][:, i] = both.reshape(B, size, 3, size).transpose(0, 1, 3, 2)
+                at += size
+        return result
+
+
+class PointSampler:
+    """Canvas pixels at a few points, straight from a video crop: each point is the mean
+    of k x k bilinear reads around where it lands, k the area shrink's factor (a box
+    blur, then a bilinear read). Close to the canvas's own values (not equal: a box is
+    not the area resize's exact weights), at a fraction of its cost; for the per-frame
+    presence score."""
+
+    def __init__(self, cmap: CanvasMap, points: np.ndarray):
+        cw = cmap.canvas[0]
+        v, u = np.divmod(np.asarray(points, np.int64), cw)
+        s = cmap.warp @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)
+        x0, y0, x1, y1 = cmap.roi
+        fx, fy = (x1 - x0) / cmap.shrunk[0], (y1 - y0) / cmap.shrunk[1]
+        shrinks = cmap.shrunk != (x1 - x0, y1 - y0)
+        kx, ky = (max(1, round(fx)), max(1, round(fy))) if shrinks else (1, 1)
+        x = (s[0] + 0.5) * fx - 0.5
+        y = (s[1] + 0.5) * fy - 0.5
+        ox, oy = np.meshgrid(np.arange(kx) - (kx - 1) / 2, np.arange(ky) - (ky - 1) / 2)
+        self.k = kx * ky
+        mx = (x[None] + ox.reshape(-1, 1)).astype(np.float32)  # (k, P)
+        my = (y[None] + oy.reshape(-1, 1)).astype(np.float32)
+        self.maps = cv2.convertMaps(mx, my, cv2.CV_16SC2)  # remap's own fixed point, once
+
+    def __call__(self, roi: np.ndarray) -> np.ndarray:
+        """RGB uint8 video crop at cmap.roi -> (P, 3) float32 in [0, 1]."""
+        out = cv2.remap(
+            roi, *self.maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        total = out.sum(axis=0, dtype=np.uint32) if self.k > 1 else out[0]
+        return total.astype(np.float32) * np.float32(1 / (255 * self.k))

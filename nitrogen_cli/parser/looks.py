@@ -95,12 +95,20 @@ class Looks:
     def stick_boxes(self) -> list[tuple[int, int, int, int]]:
         return [s.box for s in self.sticks]
 
+    @property
+    def crop_groups(self) -> list[tuple[list[tuple[int, int, int, int]], int]]:
+        """The boxes cropped and the size each is resized to: buttons, sticks, clicks."""
+        return [
+            (self.button_boxes, self.size),
+            (self.stick_boxes, self.stick_size),
+            (self.stick_boxes, self.size),
+        ]
+
     def crops(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One canvas (h, w, 3) -> (button crops (nb, S, S, 3), stick crops (ns, Ss, Ss, 3),
-        click crops (ns, S, S, 3)), by area resizing (`fit`)."""
-        b = fit_many(canvas, self.button_boxes, self.size)
-        s = fit_many(canvas, self.stick_boxes, self.stick_size)
-        t = fit_many(canvas, self.stick_boxes, self.size)
+        click crops (ns, S, S, 3)), by area resizing (`fit`); geometry.CropReader gives
+        the same straight from video crops."""
+        b, s, t = (fit_many(canvas, boxes, size) for boxes, size in self.crop_groups)
         return b, s, t
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from nitrogen_cli.actions import BUTTONS, STICKS, TRIGGER_THRESHOLD, TRIGGERS, State
 from nitrogen_cli.overlays import Renderer, Template
 from nitrogen_cli.overlays.render import PIXEL_ART_MAX
-from nitrogen_cli.parser.geometry import CanvasMap
+from nitrogen_cli.parser.geometry import CanvasMap, CropReader
 from nitrogen_cli.parser.looks import StickBank, build_looks, nearest_cell
 from nitrogen_cli.parser.pipeline import calibrate
 
@@ -407,7 +407,12 @@ def make_clip(
         rois = [jpeg_roundtrip(f, q)[y0:y1, x0:x1] for f in frames]
     looks = build_looks(t, cmap.scale, cfg.size, cfg.stick_size, cfg.grid)
     cal = calibrate(rois, cmap, looks)
-    crops = [looks.crops(cal.cmap.from_rgb_roi(roi, as_float=False)) for roi in rois]
+    reader = CropReader.make(cal.cmap, looks.crop_groups)  # as extraction reads them
+    if reader is not None:
+        direct = reader(np.stack(rois))
+        crops = [tuple(g[i] for g in direct) for i in range(len(rois))]
+    else:
+        crops = [looks.crops(cal.cmap.from_rgb_roi(roi, as_float=False)) for roi in rois]
     nb, ns = len(looks.buttons), len(looks.sticks)
     G = cfg.grid
     stick_xy = np.array(
