@@ -315,6 +315,85 @@ def _checked_roi(cmap: CanvasMap, frame: Any) -> tuple[np.ndarray, bool]:
     return cheap, False
 
 
+AHEAD_BYTES = 64 << 20  # crops decoded ahead of the parser at most (about 160 at 720p)
+
+
+class ReadAhead:
+    """Decodes on a thread of its own, up to `depth` frames ahead of the parser, and
+    cuts each frame's overlay rectangle there: (index, RGB crop or None, still).
+
+    The decoder's threads would otherwise idle whenever the parser works through a
+    batch or calibrates (its few frames in flight fill up): decoding and parsing then
+    take turns instead of sharing the cores. PyAV, OpenCV and torch all release the GIL
+    in their heavy parts. `still`: the frame's overlay rectangle did not change at all
+    (the decoder often copies the very same pixels); its crop is then None.
+    """
+
+    END = object()
+
+    def __init__(self, video: Path, cmap: CanvasMap, depth: int | None = None):
+        import queue
+        import threading
+
+        from nitrogen_cli import video as vid
+
+        self.vid, self.cmap = vid, cmap
+        self.exact = False  # set from the first frame (_checked_roi)
+        if depth is None:  # enough to decode on through a calibration, in bounded memory
+            x0, y0, x1, y1 = cmap.roi
+            depth = int(np.clip(AHEAD_BYTES // max(1, 3 * (x1 - x0) * (y1 - y0)), 16, 512))
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(video,), daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, video: Path) -> None:
+        still: list[np.ndarray] | None = None
+        try:
+            for n, (index, frame) in enumerate(self.vid.stream_frames(video, raw=True)):
+                if n == 0:
+                    roi, self.exact = _checked_roi(self.cmap, frame)
+                    item = (index, roi, False)
+                elif self.exact:
+                    item = (index, self.cmap.roi_rgb(frame, exact=True), False)
+                else:
+                    planes = _yuv_crop(frame, self.cmap.roi)
+                    if still is not None and _same(planes, still):
+                        item = (index, None, True)
+                    else:
+                        still = [p.copy() for p in planes]
+                        item = (index, self.cmap.roi_rgb(frame), False)
+                if not self._put(item):
+                    return
+            self._put(self.END)
+        except BaseException as exc:  # handed to the reader, raised there
+            self._put(exc)
+
+    def __iter__(self) -> Any:
+        while True:
+            item = self.queue.get()
+            if item is self.END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_FROM = 256 * 1024  # buffers at least this big are mapped, and unmapped when freed
 
@@ -388,10 +467,8 @@ def _extract(
     looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid)
 
     reads = Readings()
-    exact = False
     parser: FrameParser | None = None
     pending: list[tuple[int, np.ndarray]] = []  # (index, roi) awaiting a batch
-    still: list[np.ndarray] | None = None  # the last read frame's Y, U, V under the overlay
     calib_rois: list[tuple[int, np.ndarray, float]] = []  # frames that show the overlay
     unclear: list[tuple[int, np.ndarray, float]] = []  # frames that may not
     note = ""
@@ -472,28 +549,21 @@ def _extract(
             flush(items[j : j + cfg.batch])
 
     decoded = 0
+    feed = ReadAhead(ov.video, cmap)
+    roi = np.zeros(0, np.uint8)
     try:
-        for index, frame in vid.stream_frames(ov.video, raw=True):
-            if decoded == 0:
-                roi, exact = _checked_roi(cmap, frame)
-                if exact:
-                    log("colour: the decoder's own RGB conversion is used (not plain BT.601)")
-            elif cal is not None and not exact:
-                # a still overlay over a still background: the decoder often copies the
-                # very same pixels; then nothing needs converting or reading
-                planes = _yuv_crop(frame, cmap.roi)
-                if still is not None and _same(planes, still):
-                    decoded += 1
-                    pending.append((index, None))
-                    if len(pending) >= cfg.batch:
-                        flush(pending)
-                        pending = []
-                    continue
-                still = [p.copy() for p in planes]
-                roi = cmap.roi_rgb(frame)
-            else:
-                roi = cmap.roi_rgb(frame, exact=exact)
+        for index, crop, unchanged in feed:
+            if decoded == 0 and feed.exact:
+                log("colour: the decoder's own RGB conversion is used (not plain BT.601)")
             decoded += 1
+            if unchanged and cal is not None:
+                # a still overlay over a still background: nothing to convert or read
+                pending.append((index, None))
+                if len(pending) >= cfg.batch:
+                    flush(pending)
+                    pending = []
+                continue
+            roi = roi if crop is None else crop
             if cal is None:
                 # Calibrate on frames that show the overlay (it may start hidden, or
                 # elsewhere). Frames that do not are set aside unread, but the latest
@@ -520,6 +590,8 @@ def _extract(
                 pending = []
     except vid.VideoError as exc:
         note = f"video decoding stopped after {decoded} frames: {exc}"
+    finally:
+        feed.close()
     if cal is None:
         if calib_rois:
             absent([(i, zi) for i, _, zi in unclear])
