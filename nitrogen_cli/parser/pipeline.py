@@ -40,20 +40,26 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
         return Calibration(
             cmap, gain, bg, calib.Presence(looks.rest, looks.static, gain, bg), False
         )
-    canv = np.stack([cmap.from_rgb_roi(r) for r in rois])
     held = ~looks.static  # the boxes of buttons and sticks: a press may last long
     pressed = list(zip(looks.button_boxes, looks.pressed, strict=True))
-    gain, bg = calib.fit_gain(canv, looks.rest, looks.static, opaque=held, pressed=pressed)
-    corr = calib.refine_alignment(canv.mean(axis=0), looks.rest, gain, bg)
+
+    def fit(cm: CanvasMap) -> tuple:
+        canv = np.stack([cm.from_rgb_roi(r) for r in rois])
+        mean = canv.mean(axis=0)
+        gain, bmap = calib.fit_opacity(canv, looks.rest, looks.static, mean=mean)
+        bg = calib.see_through(canv, looks.rest, gain, bmap, held, pressed)
+        return canv, mean, gain, bmap, bg
+
+    canv, mean, gain, bmap, bg = fit(cmap)
+    corr = calib.refine_alignment(mean, looks.rest, gain, bg)
     aligned = False
     if corr is not None:  # keep the correction only if it explains the overlay better
         moved = cmap.refined(corr)
-        canv2 = np.stack([moved.from_rgb_roi(r) for r in rois])
-        gain2, bg2 = calib.fit_gain(canv2, looks.rest, looks.static, opaque=held, pressed=pressed)
-        before = calib.fit_residual(canv, looks.rest, looks.static, gain, bg)
-        after = calib.fit_residual(canv2, looks.rest, looks.static, gain2, bg2)
+        fit2 = fit(moved)
+        before = calib.fit_residual(mean, looks.rest, looks.static, gain, bg)
+        after = calib.fit_residual(fit2[1], looks.rest, looks.static, fit2[2], fit2[4])
         if after < 0.95 * before:
-            cmap, gain, bg, aligned, canv = moved, gain2, bg2, True, canv2
+            (canv, mean, gain, bmap, bg), cmap, aligned = fit2, moved, True
     click_bg = None
     if any(s.thumb for s in looks.sticks):
         # A click is judged at the stick's cell against looks that differ in a few pixels,
@@ -62,8 +68,6 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
         at_rest = [
             ((x, y, w, h), looks.rest[y : y + h, x : x + w]) for x, y, w, h in looks.stick_boxes
         ]
-        _, click_bg = calib.fit_gain(
-            canv, looks.rest, looks.static, opaque=held, pressed=pressed + at_rest
-        )
+        click_bg = calib.see_through(canv, looks.rest, gain, bmap, held, pressed + at_rest)
     presence = calib.Presence(looks.rest, looks.static, gain, bg)
     return Calibration(cmap, gain, bg, presence, aligned, click_bg)
