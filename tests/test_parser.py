@@ -43,6 +43,26 @@ def test_the_shipped_checkpoint_loads_and_matches_its_config() -> None:
     assert logit[0] < 0 < logit[1]
 
 
+def test_the_folded_comparator_gives_the_same_logits() -> None:
+    """Extraction folds the comparator's first layer into each element's looks; the
+    logits must be those of the network as trained."""
+    net = model.load()
+    L = build_looks(overlays.get_template("builtin/xbox-white"), 0.5)
+    nb = len(L.buttons)
+    looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
+    gen = torch.Generator().manual_seed(0)
+    gain, bg = torch.full((nb, 3), 0.8), torch.rand(nb, 3, 16, 16, generator=gen)
+    rows = torch.randint(0, nb, (300,), generator=gen)
+    obs = torch.rand(300, 16, 16, 3, generator=gen).permute(0, 3, 1, 2)  # as extract's crops
+    with torch.inference_mode():
+        prep = net.button.prepare(looks, gain, bg)
+        want = net.button.compare(obs, {k: v[rows] for k, v in prep.items()})
+        folded = net.button.fold(prep)
+        got = net.button.compare(obs, {k: v[rows] for k, v in folded.items()})
+    assert want.abs().max() > 1
+    assert torch.allclose(got, want, atol=1e-4)
+
+
 def test_a_canvas_is_the_renderer_s_own_grid() -> None:
     """Cut back out of a frame, the overlay lands on the pixels the renderer drew it on."""
     t = overlays.get_template("builtin/ps-white")

@@ -110,8 +110,8 @@ class FrameParser:
         # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks
         self.btn_looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
         with torch.inference_mode():  # what every frame's crop of a button is compared with
-            self.btn_prep = net.button.prepare(
-                self.btn_looks, self.gain.expand(self.nb, 3), self.btn_bg
+            self.btn_prep = net.button.fold(
+                net.button.prepare(self.btn_looks, self.gain.expand(self.nb, 3), self.btn_bg)
             )
         pc = net.cfg
         self.banks = [

@@ -147,8 +147,51 @@ class ButtonNet(nn.Module):
             )
         return self._compare(obs, prep)
 
+    def fold(self, prep: dict) -> dict:
+        """`prep` plus the comparator's first layer folded into it, for reading without
+        gradients: that layer is linear in its inputs, and all but the crop and the two
+        locally fitted looks are fixed per element, so per crop it takes 9 channels to
+        16 (plus a fixed map) instead of 32."""
+        w = self.pixel[0].weight[:, :, 0, 0]  # (c, 32), blocks in `inputs` order
+        b = self.pixel[0].bias
+        blk = [w[:, 3 * i : 3 * i + 3] for i in range(9)]  # obs er ep fr fp, 4 residuals
+        fixed = w[:, 27:]
+        inv = 1 / prep["sigma"].reshape(-1, 1, 1)  # (n, 1, 1)
+        d1, d2, d3, d4 = blk[5:9]
+        w9 = torch.cat(
+            [blk[0] + (d1 + d2 + d3 + d4) * inv, blk[3] - d3 * inv, blk[4] - d4 * inv], dim=2
+        )  # (n, c, 9): on the crop and the two fitted looks
+        mix = lambda m, x: torch.einsum("nck,nkhw->nchw", m, x)  # noqa: E731
+        const = (
+            mix(blk[1] - d1 * inv, prep["er"])
+            + mix(blk[2] - d2 * inv, prep["ep"])
+            + torch.einsum("ck,nkhw->nchw", fixed, prep["fixed"])
+            + b[None, :, None, None]
+        )
+        keep = ("er", "ep", "keep", "where")  # what the folded comparator still reads
+        n, c = const.shape[:2]
+        return {
+            **{k: prep[k] for k in keep},
+            # pixels-major (n, S * S, c) and (n, 9, c): one matrix product per crop
+            "w9": w9.transpose(1, 2).contiguous(),
+            "const": const.permute(0, 2, 3, 1).reshape(n, -1, c).contiguous(),
+        }
+
+    def _first(self, obs: torch.Tensor, prep: dict) -> torch.Tensor:
+        """The per-pixel layers' output, (B, c, S, S) (channels-last when folded)."""
+        if "w9" not in prep or torch.is_grad_enabled():
+            return self.pixel(self.inputs(obs, prep))
+        B, _, S, _ = obs.shape
+        fr, fp = _local_fit(obs, prep["er"], prep["ep"], prep["keep"])
+        x = torch.cat([obs, fr, fp], dim=1).permute(0, 2, 3, 1).reshape(B, S * S, 9)
+        y = torch.baddbmm(prep["const"], x, prep["w9"]).relu_()  # (B, S * S, c)
+        second = self.pixel[2]
+        w2 = second.weight[:, :, 0, 0]
+        f = torch.addmm(second.bias, y.view(B * S * S, -1), w2.t()).relu_()
+        return f.view(B, S, S, -1).permute(0, 3, 1, 2)
+
     def _compare(self, obs: torch.Tensor, prep: dict) -> torch.Tensor:
-        f = self.pixel(self.inputs(obs, prep))
+        f = self._first(obs, prep)
         pooled = (f * prep["where"]).sum(dim=(2, 3))
         h = self.conv(f)
         feats = torch.cat([pooled, h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
