@@ -125,10 +125,16 @@ class FrameParser:
             else [None] * self.ns
         )
         self.last_j: list[np.ndarray | None] = [None] * self.ns
-        self.thumb_looks = [
-            torch.as_tensor(L.thumb_looks[k]).permute(1, 2, 0, 5, 3, 4).contiguous()
-            for k in range(self.ns)
-        ]  # each (G, G, 2, 4, S, S): [gy, gx]
+        # per stick, what its click's crop is compared with at each cell ([gy * G + gx])
+        self.thumb_prep = []
+        with torch.inference_mode():
+            for k in range(self.ns):
+                looks = torch.as_tensor(L.thumb_looks[k]).permute(1, 2, 0, 5, 3, 4)
+                looks = looks.reshape(self.G * self.G, 2, 4, L.size, L.size).contiguous()
+                n = len(looks)
+                bg = self.thumb_bg[k : k + 1].expand(n, -1, -1, -1)
+                prep = net.button.prepare(looks, self.gain.expand(n, 3), bg)
+                self.thumb_prep.append(net.button.fold(prep))
         self.has_thumb = [s.thumb is not None for s in L.sticks]
         # last parsed crop and reading of each slot (for reuse)
         self.ref_b: np.ndarray | None = None
@@ -205,15 +211,10 @@ class FrameParser:
                         xy[rows] = pred.numpy()
                         if self.has_thumb[k]:
                             cell = nearest_cell(xy[rows], self.G)
-                            looks = self.thumb_looks[k][
-                                torch.as_tensor(cell[:, 1]), torch.as_tensor(cell[:, 0])
-                            ]
+                            at = torch.as_tensor(cell[:, 1] * self.G + cell[:, 0])
                             obs = torch.as_tensor(thm[rows, k]).permute(0, 3, 1, 2)
-                            n = len(rows)
-                            bg = self.thumb_bg[k : k + 1].expand(n, -1, -1, -1)
-                            tl[rows] = self.net.buttons(
-                                obs, looks, self.gain.expand(n, 3), bg
-                            ).numpy()
+                            prep = {name: v[at] for name, v in self.thumb_prep[k].items()}
+                            tl[rows] = self.net.button.compare(obs, prep).numpy()
                         if joint is not None:  # buttons pressed under it: judge its click there
                             tl[rows] = np.where(jset > 0, jclick, tl[rows])
                     for i in range(B):
