@@ -144,6 +144,54 @@ def test_pixel_art_scaled_up_and_colour_variant(tmp_path: Path, builtins) -> Non
 
 
 @pytest.mark.slow
+def test_a_dark_opaque_skin_is_found(tmp_path: Path, builtins) -> None:
+    """A black skin at opacity 1 explains little variance (R² 0.12 here: a flat body whose
+    highlights presses smear in the average), so the fit's near-full opacity and its
+    coverage of every part are the evidence. A corpus video that was missed before."""
+    import dataclasses
+    import json
+
+    from nitrogen_cli import corpus
+
+    spec = corpus.VideoSpec.from_json(
+        json.dumps(
+            {
+                "id": "dark",
+                "k": 2,
+                "seed": 12,
+                "games": ["nitrogen/Skiing-v0"],
+                "fps": 30,
+                "frames": 60,
+                "canvas": [1280, 720],
+                "crf": 21,
+                "template": "builtin/gc-black",
+                "opacity": 1.0,
+                "placements": [{"x": 898, "y": 463, "scale": 0.777908}],
+                "segments": [{"start": 0, "end": 60, "game": 0, "phase": 0, "placement": 0}],
+                "display": {"align": "left", "aspect": "4:3", "filter": "nearest", "zoom": 0.976},
+                "background": {"kind": "solid", "colour": [28, 14, 47]},
+                "player": "auto",
+                "human": {
+                    "dpad_prob": 0.24,
+                    "idle_rate": 0.0,
+                    "mistake_rate": 0.125,
+                    "reaction_s": 0.206,
+                },
+                "template_dirs": [],
+            }
+        )
+    )
+    mp4, _ = corpus.make_video(spec, tmp_path, command="test")
+    det = detect.detect(mp4, builtins)
+    assert det.found, det.why
+    assert det.template is not None and det.template.id == "builtin/gc-black"
+    assert iou(det.bbox, [898, 463, 358, 233]) >= 0.9
+    # the coverage + R² / 2 rule alone would have missed it
+    strict = dataclasses.replace(detect.DetectConfig(), opaque=2.0)
+    assert not detect.detect(mp4, builtins, strict).found
+
+
+@pytest.mark.slow
 def test_no_overlay_is_not_found(tmp_path: Path, builtins) -> None:
     mp4 = tmp_path / "plain.mp4"
     make_clip(mp4, None, game_frames(30, "Riverraid"), crf=28)
