@@ -1090,21 +1090,55 @@ def detect(
     size = (info.width, info.height)
     by_id = {t.id: t for t in templates}
 
-    def attempt() -> Detection:
-        cands = search(fr, feats, size, cfg, log)
+    def attempt(cands: list[Placement] | None = None) -> tuple[Detection, list[Placement]]:
+        cands = search(fr, feats, size, cfg, log) if cands is None else cands
         det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
-        return decide(det, fr, cands, feats, by_id, cfg, log)
+        return decide(det, fr, cands, feats, by_id, cfg, log), cands
 
-    det = attempt()
-    if det.found or cfg.retry_groups <= cfg.groups:
+    det, cands = attempt()
+    if det.found:
+        return _moved_elsewhere(det, cands, fr, feats, size, cfg, attempt, log)
+    if cfg.retry_groups <= cfg.groups:
         return det
     # An overlay shown for only part of the video fades in the average of every sample;
     # in the average of a part of them it shows whole. Only videos where nothing was
     # found pay for this second search.
     fr.groups = fr.split(cfg.retry_groups)
     log(f"searching again, in {len(fr.groups)} parts")
-    again = attempt()
-    return again if again.found else det
+    again, cands = attempt()
+    if not again.found:
+        return det
+    return _moved_elsewhere(again, cands, fr, feats, size, cfg, attempt, log)
+
+
+def _moved_elsewhere(
+    det: Detection,
+    cands: list[Placement],
+    fr: Frames,
+    feats: Sequence[Features],
+    size: tuple[int, int],
+    cfg: DetectConfig,
+    attempt: Callable[..., tuple[Detection, list[Placement]]],
+    log: Callable[[str], None],
+) -> Detection:
+    """When enough samples show the found overlay nowhere (it may have moved), search the
+    average of those samples for the same layout; a box found there at another place is
+    scored in every sample with the others, and the stable box is decided again."""
+    missing = tuple(int(i) for i in np.flatnonzero(~det.sample_found))
+    if len(missing) < max(3, math.ceil(cfg.min_frames * len(fr.index))):
+        return det
+    assert det.template is not None and det.bbox is not None
+    same = [f for f in feats if f.layout == det.template.layout]
+    groups, fr.groups = fr.groups, [missing]
+    try:
+        more = [p for p in search(fr, same, size, cfg, log) if iou(p.bbox, det.bbox) < 0.3]
+    finally:
+        fr.groups = groups
+    if not more:
+        return det
+    log(f"{len(missing)} samples show it nowhere found: also at {[round(v) for v in more[0].bbox]}")
+    again, _ = attempt([cands[0], more[0], *cands[1:]])
+    return again if again.found and again.sample_found.sum() > det.sample_found.sum() else det
 
 
 def sample_keyframes(path: str | Path, n: int, info: Any) -> list[tuple[int, np.ndarray]]:

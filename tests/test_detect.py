@@ -192,6 +192,64 @@ def test_a_dark_opaque_skin_is_found(tmp_path: Path, builtins) -> None:
 
 
 @pytest.mark.slow
+def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, builtins) -> None:
+    """A corpus video whose overlay jumps from the top right to the bottom left: the search
+    over every sample's average finds only the first place, and the samples that show it
+    nowhere are searched again on their own. Each sample then records where it is, and
+    the stable box is the one most samples show."""
+    import json
+
+    from nitrogen_cli import corpus
+
+    first, second = [1017, 8, 255, 122], [11, 607, 214, 102]
+    spec = corpus.VideoSpec.from_json(
+        json.dumps(
+            {
+                "id": "moved",
+                "k": 19,
+                "seed": 12,
+                "games": ["nitrogen/Riverraid-v0"],
+                "fps": 60,
+                "frames": 120,
+                "canvas": [1280, 720],
+                "crf": 28,
+                "template": "builtin/snes-pal",
+                "opacity": 1.0,
+                "placements": [
+                    {"x": 1017, "y": 8, "scale": 0.579021},
+                    {"x": 11, "y": 607, "scale": 0.485748},
+                ],
+                "segments": [
+                    {"start": 0, "end": 50, "game": 0, "phase": 0, "placement": 0},
+                    {"start": 50, "end": 120, "game": 0, "phase": 0, "placement": 1},
+                ],
+                "display": {"align": "left", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+                "background": {"kind": "blur", "colour": [16, 30, 36]},
+                "player": "auto",
+                "human": {
+                    "dpad_prob": 0.147,
+                    "idle_rate": 0.024,
+                    "mistake_rate": 0.088,
+                    "reaction_s": 0.296,
+                },
+                "template_dirs": [],
+            }
+        )
+    )
+    mp4, _ = corpus.make_video(spec, tmp_path, command="test")
+    lines: list[str] = []
+    det = detect.detect(mp4, builtins, log=lines.append)
+    assert any("show it nowhere found" in line for line in lines)  # the second search ran
+    assert det.found and det.template is not None and det.template.id == "builtin/snes-pal"
+    assert det.sample_found.all()
+    for i, box in zip(det.sample_frame_index, det.sample_bbox, strict=True):
+        assert iou(box, first if i < 50 else second) >= 0.8, (i, box)
+    at_second = int(np.sum(det.sample_frame_index >= 50))
+    stable = second if at_second * 2 > len(det.sample_frame_index) else first
+    assert iou(det.bbox, stable) >= 0.9
+
+
+@pytest.mark.slow
 def test_no_overlay_is_not_found(tmp_path: Path, builtins) -> None:
     mp4 = tmp_path / "plain.mp4"
     make_clip(mp4, None, game_frames(30, "Riverraid"), crf=28)
