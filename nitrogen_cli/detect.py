@@ -971,14 +971,30 @@ def look_alikes(
     img: np.ndarray, f: float, best: Placement, feats: Sequence[Features], cfg: DetectConfig
 ) -> Placement:
     """The best-scoring of every template with best's canvas size, at best's box: colour
-    variants of one layout, and sibling layouts drawn from the same atlas."""
-    out = best
-    for feat in feats:
-        if feat.size == best.feat.size and feat.id != best.feat.id:
-            q = _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
-            if q.score > out.score:
-                out = q
-    return out
+    variants of one layout, and sibling layouts drawn from the same atlas.
+
+    Another layout whose coverage is within LAYOUT_NEAR of the best's but whose drawing
+    explains the pixels clearly better (R² higher by LAYOUT_R2) wins instead: two dark
+    skins of different layouts can cover the same box alike, only one is drawn there.
+    """
+    scored = [best] + [
+        _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
+        for feat in feats
+        if feat.size == best.feat.size and feat.id != best.feat.id
+    ]
+    out = max(scored, key=lambda q: q.score)  # the first of equals: best, if it is one
+    rivals = [
+        q
+        for q in scored
+        if q.feat.layout != out.feat.layout
+        and q.score >= out.score - LAYOUT_NEAR
+        and q.r2 >= out.r2 + LAYOUT_R2
+    ]
+    return max(rivals, key=lambda q: q.r2) if rivals else out
+
+
+LAYOUT_NEAR = 0.05  # coverage within this of the best's ...
+LAYOUT_R2 = 0.1  # ... and R² higher by this: that layout is the one drawn
 
 
 def decide(
