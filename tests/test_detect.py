@@ -94,6 +94,16 @@ def make_clip(
     return boxes
 
 
+def corpus_clip(tmp_path: Path, **spec: object) -> Path:
+    """A corpus video made from an explicit spec (tools/make-corpus's own renderer)."""
+    import json
+
+    from nitrogen_cli import corpus
+
+    made = corpus.VideoSpec.from_json(json.dumps(spec))
+    return corpus.make_video(made, tmp_path, command="test")[0]
+
+
 HARD = dict(
     width=0.10,
     at=(700, 420),  # away from every corner, over the game
@@ -149,39 +159,32 @@ def test_a_dark_opaque_skin_is_found(tmp_path: Path, builtins) -> None:
     highlights presses smear in the average), so the fit's near-full opacity and its
     coverage of every part are the evidence. A corpus video that was missed before."""
     import dataclasses
-    import json
 
-    from nitrogen_cli import corpus
-
-    spec = corpus.VideoSpec.from_json(
-        json.dumps(
-            {
-                "id": "dark",
-                "k": 2,
-                "seed": 12,
-                "games": ["nitrogen/Skiing-v0"],
-                "fps": 30,
-                "frames": 60,
-                "canvas": [1280, 720],
-                "crf": 21,
-                "template": "builtin/gc-black",
-                "opacity": 1.0,
-                "placements": [{"x": 898, "y": 463, "scale": 0.777908}],
-                "segments": [{"start": 0, "end": 60, "game": 0, "phase": 0, "placement": 0}],
-                "display": {"align": "left", "aspect": "4:3", "filter": "nearest", "zoom": 0.976},
-                "background": {"kind": "solid", "colour": [28, 14, 47]},
-                "player": "auto",
-                "human": {
-                    "dpad_prob": 0.24,
-                    "idle_rate": 0.0,
-                    "mistake_rate": 0.125,
-                    "reaction_s": 0.206,
-                },
-                "template_dirs": [],
-            }
-        )
+    mp4 = corpus_clip(
+        tmp_path,
+        id="dark",
+        k=2,
+        seed=12,
+        games=["nitrogen/Skiing-v0"],
+        fps=30,
+        frames=60,
+        canvas=[1280, 720],
+        crf=21,
+        template="builtin/gc-black",
+        opacity=1.0,
+        placements=[{"x": 898, "y": 463, "scale": 0.777908}],
+        segments=[{"start": 0, "end": 60, "game": 0, "phase": 0, "placement": 0}],
+        display={"align": "left", "aspect": "4:3", "filter": "nearest", "zoom": 0.976},
+        background={"kind": "solid", "colour": [28, 14, 47]},
+        player="auto",
+        human={
+            "dpad_prob": 0.24,
+            "idle_rate": 0.0,
+            "mistake_rate": 0.125,
+            "reaction_s": 0.206,
+        },
+        template_dirs=[],
     )
-    mp4, _ = corpus.make_video(spec, tmp_path, command="test")
     det = detect.detect(mp4, builtins)
     assert det.found, det.why
     assert det.template is not None and det.template.id == "builtin/gc-black"
@@ -197,46 +200,38 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
     over every sample's average finds only the first place, and the samples that show it
     nowhere are searched again on their own. Each sample then records where it is, and
     the stable box is the one most samples show."""
-    import json
-
-    from nitrogen_cli import corpus
-
     first, second = [1017, 8, 255, 122], [11, 607, 214, 102]
-    spec = corpus.VideoSpec.from_json(
-        json.dumps(
-            {
-                "id": "moved",
-                "k": 19,
-                "seed": 12,
-                "games": ["nitrogen/Riverraid-v0"],
-                "fps": 60,
-                "frames": 120,
-                "canvas": [1280, 720],
-                "crf": 28,
-                "template": "builtin/snes-pal",
-                "opacity": 1.0,
-                "placements": [
-                    {"x": 1017, "y": 8, "scale": 0.579021},
-                    {"x": 11, "y": 607, "scale": 0.485748},
-                ],
-                "segments": [
-                    {"start": 0, "end": 50, "game": 0, "phase": 0, "placement": 0},
-                    {"start": 50, "end": 120, "game": 0, "phase": 0, "placement": 1},
-                ],
-                "display": {"align": "left", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
-                "background": {"kind": "blur", "colour": [16, 30, 36]},
-                "player": "auto",
-                "human": {
-                    "dpad_prob": 0.147,
-                    "idle_rate": 0.024,
-                    "mistake_rate": 0.088,
-                    "reaction_s": 0.296,
-                },
-                "template_dirs": [],
-            }
-        )
+    mp4 = corpus_clip(
+        tmp_path,
+        id="moved",
+        k=19,
+        seed=12,
+        games=["nitrogen/Riverraid-v0"],
+        fps=60,
+        frames=120,
+        canvas=[1280, 720],
+        crf=28,
+        template="builtin/snes-pal",
+        opacity=1.0,
+        placements=[
+            {"x": 1017, "y": 8, "scale": 0.579021},
+            {"x": 11, "y": 607, "scale": 0.485748},
+        ],
+        segments=[
+            {"start": 0, "end": 50, "game": 0, "phase": 0, "placement": 0},
+            {"start": 50, "end": 120, "game": 0, "phase": 0, "placement": 1},
+        ],
+        display={"align": "left", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+        background={"kind": "blur", "colour": [16, 30, 36]},
+        player="auto",
+        human={
+            "dpad_prob": 0.147,
+            "idle_rate": 0.024,
+            "mistake_rate": 0.088,
+            "reaction_s": 0.296,
+        },
+        template_dirs=[],
     )
-    mp4, _ = corpus.make_video(spec, tmp_path, command="test")
     lines: list[str] = []
     det = detect.detect(mp4, builtins, log=lines.append)
     assert any("show it nowhere found" in line for line in lines)  # the second search ran

@@ -55,11 +55,12 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
     aligned = False
     if corr is not None:  # keep the correction only if it explains the overlay better
         moved = cmap.refined(corr)
-        fit2 = fit(moved)
+        canv2, mean2, gain2, bmap2, bg2 = fit(moved)
         before = calib.fit_residual(mean, looks.rest, looks.static, gain, bg)
-        after = calib.fit_residual(fit2[1], looks.rest, looks.static, fit2[2], fit2[4])
+        after = calib.fit_residual(mean2, looks.rest, looks.static, gain2, bg2)
         if after < 0.95 * before:
-            (canv, mean, gain, bmap, bg), cmap, aligned = fit2, moved, True
+            canv, mean, gain, bmap, bg = canv2, mean2, gain2, bmap2, bg2
+            cmap, aligned = moved, True
     click_bg = None
     if any(s.thumb for s in looks.sticks):
         # A click is judged at the stick's cell against looks that differ in a few pixels,
