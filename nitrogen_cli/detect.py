@@ -98,6 +98,7 @@ class DetectConfig:
     cells: int = 8  # background cells across the overlay's longer side
     groups: int = 1  # averages searched: of all samples, or of their first, middle... part
     retry_groups: int = 3  # when nothing is found: search the averages of this many parts
+    highpass: float = 0.15  # dense search: Gaussian high-pass, sigma this x the kernel's short side
 
 
 # -- template features -------------------------------------------------------------------
@@ -815,7 +816,7 @@ def dense_candidates(
     """The best few placements of every template on a small RGB image at scale f, by the
     windowed regression."""
     grey = _grey(img)
-    win = Windows(grey)
+    wins: dict[float, Windows] = {}
     Hc, Wc = grey.shape
     out: list[Placement] = []
     for feat in feats:
@@ -830,7 +831,14 @@ def dense_candidates(
             if kw < 6 or kh < 4 or kw > Wc or kh > Hc:
                 continue
             _, A, Pg = feat.grey_look(kw, kh, w, h)
-            r2 = regression_map(win, Pg, A)
+            sigma = round(2 * max(1.0, cfg.highpass * min(kw, kh))) / 2 if cfg.highpass else 0
+            if sigma not in wins:
+                wins[sigma] = Windows(_highpass(grey, sigma))
+            A, Pg = feat._cached(
+                ("hp", kw, kh, w, sigma),
+                lambda A=A, Pg=Pg, s=sigma: (_highpass(A, s), _highpass(Pg, s)),
+            )
+            r2 = regression_map(wins[sigma], Pg, A)
             region = best[: r2.shape[0], : r2.shape[1]]
             better = r2 > region
             region[better] = r2[better]
@@ -849,6 +857,13 @@ def dense_candidates(
                 max(0, py - kh // 2) : py + kh // 2 + 1, max(0, px - kw // 2) : px + kw // 2 + 1
             ] = 0
     return out
+
+
+def _highpass(z: np.ndarray, sigma: float) -> np.ndarray:
+    """z less its Gaussian blur: the regression's one background level then holds over
+    a window that straddles a step in the game (a pillarbox edge), as the model is
+    linear and a step's high-pass is confined to a band along it."""
+    return z - cv2.GaussianBlur(z, (0, 0), sigma) if sigma else z
 
 
 def refine(
@@ -968,14 +983,24 @@ def search(
 
 
 def look_alikes(
-    img: np.ndarray, f: float, best: Placement, feats: Sequence[Features], cfg: DetectConfig
-) -> Placement:
+    img: np.ndarray,
+    f: float,
+    best: Placement,
+    feats: Sequence[Features],
+    cfg: DetectConfig,
+    parts: Callable[[str], int] = lambda _: 0,
+) -> list[Placement]:
     """The best-scoring of every template with best's canvas size, at best's box: colour
-    variants of one layout, and sibling layouts drawn from the same atlas.
+    variants of one layout, and sibling layouts drawn from the same atlas. Returned
+    first, followed by its twins, if any.
 
     Another layout whose coverage is within LAYOUT_NEAR of the best's but whose drawing
     explains the pixels clearly better (R² higher by LAYOUT_R2) wins instead: two dark
     skins of different layouts can cover the same box alike, only one is drawn there.
+    Twins are sibling layouts that draw the same pixels at rest (one adds a stick over the
+    other's d-pad): they fit the average alike to within noise. The one with fewest parts
+    (`parts`: a template id's count of shown elements) comes first; `twin_moves` tells
+    whether the others' extra parts show.
     """
     scored = [best] + [
         _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
@@ -990,11 +1015,65 @@ def look_alikes(
         and q.score >= out.score - LAYOUT_NEAR
         and q.r2 >= out.r2 + LAYOUT_R2
     ]
-    return max(rivals, key=lambda q: q.r2) if rivals else out
+    if rivals:
+        return [max(rivals, key=lambda q: q.r2)]
+    twins = [
+        q
+        for q in scored
+        if abs(q.score - out.score) <= SAME_COVERAGE
+        and abs(q.r2 - out.r2) <= SAME_R2
+        and (q is out or parts(q.feat.id) != parts(out.feat.id))
+    ]
+    return sorted(twins, key=lambda q: (parts(q.feat.id), q is not out))
+
+
+def twin_moves(
+    frames: Sequence[np.ndarray], f: float, plain: Placement, more: Placement, a: Any, b: Any
+) -> float:
+    """How much better template b (`more`'s, with extra parts) than template a (`plain`'s)
+    explains the sampled frames where the two can ever differ, each drawn in the probe
+    state that fits a frame best: the share of frames where b's R² is higher by
+    TWIN_GAIN, less the share where a's is. Frames where b's extra parts move vote for
+    b; frames where a's parts show where b draws its own vote for a; the rest (the extra
+    parts at rest) tie: b at rest draws what a does, so a frame that shows neither picks
+    the same look for both. The gains are small (a stick one template pixel across, in a
+    region that holds the d-pad): 0.004-0.03 on frames of a moving stick, exactly 0 or
+    below on corpus videos of the plain layout."""
+    W, H = a.size
+    nearest = max(W, H) <= PIXEL_ART_MAX
+    scale = 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
+    moving, buttons = probe_states()
+    states = [State(), *moving, *buttons]
+    looks = []
+    for t in (a, b):
+        r = t.renderer(scale)
+        looks.append({x.tobytes(): x for x in (r.premultiplied(s) for s in states)})
+    differ = np.zeros(next(iter(looks[0].values())).shape[:2], np.uint8)
+    for x in looks[0].values():
+        for y in looks[1].values():
+            differ |= (np.abs(x - y).max(axis=2) > 2 / 255).astype(np.uint8)
+    if not differ.any():
+        return 0.0
+    M = (cv2.dilate(differ, np.ones((3, 3), np.uint8)) > 0).astype(np.float32)
+    empty = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
+
+    def fits(x: np.ndarray) -> Placement:
+        P, A = np.ascontiguousarray(x[..., :3]), np.ascontiguousarray(x[..., 3])
+        return plain.moved(feat=Features("probe", "probe", (W, H), nearest, P, A, M, *empty))
+
+    options = [[fits(x) for x in found.values()] for found in looks]
+    best = np.array(
+        [[max(score_at(img, f, p)[0] for p in opts) for opts in options] for img in frames]
+    )
+    gains = best[:, 1] - best[:, 0]
+    return float(np.mean(gains > TWIN_GAIN) - np.mean(gains < -TWIN_GAIN))
 
 
 LAYOUT_NEAR = 0.05  # coverage within this of the best's ...
 LAYOUT_R2 = 0.1  # ... and R² higher by this: that layout is the one drawn
+SAME_COVERAGE = 0.002  # coverage this close and R² within SAME_R2: the same drawing,
+SAME_R2 = 0.05  # as far as a fit of the average can tell (it leaves out where sticks go)
+TWIN_GAIN = 0.002  # a frame's gain in R² that votes for one twin (twin_moves): above rounding
 
 
 def decide(
@@ -1041,7 +1120,16 @@ def decide(
     # The stable box, polished and scored on the average of the frames that show it.
     q = polish(fr.mean(shown, "mid"), fr.f_mid, locations[stable].moved(frames=shown), cfg)
     place = polish(fr.mean(shown, "full"), fr.f_full, q, cfg, steps=4)
-    place = look_alikes(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
+    twins = look_alikes(
+        fr.mean(shown, "full"), fr.f_full, place, feats, cfg, lambda i: len(templates[i].shows)
+    )
+    place = twins[0]
+    for other in twins[1:]:
+        a, b = templates[place.feat.id], templates[other.feat.id]
+        vote = twin_moves([fr.mids[i] for i in shown], fr.f_mid, place, other, a, b)
+        log(f"twin {other.feat.id}: vote {vote:+.2f} against {place.feat.id}")
+        if vote >= cfg.min_frames:
+            place = other
     log(
         f"stable: {place.feat.id} {[round(v) for v in place.bbox]} score {place.score:.3f} "
         f"R² {place.r2:.3f} op {place.opacity:.2f}, {agree} of {n} frames"

@@ -199,7 +199,10 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
     """A corpus video whose overlay jumps from the top right to the bottom left: the search
     over every sample's average finds only the first place, and the samples that show it
     nowhere are searched again on their own. Each sample then records where it is, and
-    the stable box is the one most samples show."""
+    the stable box is the one most samples show. The high-pass dense search finds both
+    places at once here; the plain one (highpass=0) still needs the second search."""
+    import dataclasses
+
     first, second = [1017, 8, 255, 122], [11, 607, 214, 102]
     mp4 = corpus_clip(
         tmp_path,
@@ -232,16 +235,19 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
         },
         template_dirs=[],
     )
-    lines: list[str] = []
-    det = detect.detect(mp4, builtins, log=lines.append)
-    assert any("show it nowhere found" in line for line in lines)  # the second search ran
-    assert det.found and det.template is not None and det.template.id == "builtin/snes-pal"
-    assert det.sample_found.all()
-    for i, box in zip(det.sample_frame_index, det.sample_bbox, strict=True):
-        assert iou(box, first if i < 50 else second) >= 0.8, (i, box)
-    at_second = int(np.sum(det.sample_frame_index >= 50))
-    stable = second if at_second * 2 > len(det.sample_frame_index) else first
-    assert iou(det.bbox, stable) >= 0.9
+    for highpass in (0.0, detect.DetectConfig().highpass):
+        lines: list[str] = []
+        cfg = dataclasses.replace(detect.DetectConfig(), highpass=highpass)
+        det = detect.detect(mp4, builtins, cfg, log=lines.append)
+        if not highpass:  # the plain dense search misses the second place: searched again
+            assert any("show it nowhere found" in line for line in lines)
+        assert det.found and det.template is not None and det.template.id == "builtin/snes-pal"
+        assert det.sample_found.all()
+        for i, box in zip(det.sample_frame_index, det.sample_bbox, strict=True):
+            assert iou(box, first if i < 50 else second) >= 0.8, (i, box)
+        at_second = int(np.sum(det.sample_frame_index >= 50))
+        stable = second if at_second * 2 > len(det.sample_frame_index) else first
+        assert iou(det.bbox, stable) >= 0.9
 
 
 @pytest.mark.slow
@@ -285,6 +291,81 @@ def test_a_real_preset_at_low_opacity(tmp_path: Path, shared_presets: Path, fold
     assert det.found, det.why
     assert det.template is not None and det.template.layout == t.layout
     assert iou(det.bbox, boxes[0]) >= 0.9
+
+
+def preset_clip(tmp_path: Path, shared_presets: Path, name: str, **spec: object) -> Path:
+    """A 1280x720 corpus video of a `../shared` preset from an explicit spec."""
+    base: dict[str, object] = dict(
+        id=name,
+        k=1,
+        seed=23,
+        fps=30,
+        frames=90,
+        canvas=[1280, 720],
+        crf=21,
+        display={"align": "center", "aspect": "native", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "solid", "colour": [35, 23, 43]},
+        player="auto",
+        human={"dpad_prob": 0.3, "idle_rate": 0.0, "mistake_rate": 0.1, "reaction_s": 0.16},
+        template_dirs=[str(shared_presets)],
+        builtin=False,
+    )
+    base.update(spec)
+    base["segments"] = [{"start": 0, "end": base["frames"], "game": 0, "phase": 0, "placement": 0}]
+    return corpus_clip(tmp_path, **base)
+
+
+@pytest.mark.slow
+def test_a_skin_over_the_edge_of_the_game(tmp_path: Path, shared_presets: Path) -> None:
+    """An arcade stick (a dark ring, a ball) straddling the pillarbox edge of a 4:3 game:
+    one background level for the whole window fits neither side, and the plain dense
+    search preferred a small copy inside the ring. A held-out corpus video that was
+    missed before; the high-pass dense search finds it."""
+    import dataclasses
+
+    lib = overlays.load_templates([shared_presets], builtin=False)
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        "edge",
+        games=["nitrogen/DoomDefendTheCenter-v0"],
+        canvas=[1920, 1080],
+        display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "solid", "colour": [44, 38, 17]},
+        template="arcade-stick/arcade-stick",
+        opacity=0.619,
+        placements=[{"x": 1342, "y": 502, "scale": 1.964017}],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert det.template is not None and det.template.id == "arcade-stick/arcade-stick"
+    assert iou(det.bbox, [1342, 502, 503, 503]) >= 0.9
+    plain = dataclasses.replace(detect.DetectConfig(), highpass=0.0)
+    old = detect.detect(mp4, lib, plain)
+    assert not (old.found and iou(old.bbox, [1342, 502, 503, 503]) >= 0.9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["overlay-analog", "overlay"])
+def test_sibling_layouts_told_apart_by_what_moves(
+    tmp_path: Path, shared_presets: Path, layout: str
+) -> None:
+    """nes-pixel's two layouts share one atlas; the analog one adds a stick drawn over
+    the d-pad's centre, so at rest they draw the same pixels. A stick that moves picks
+    the analog layout; a d-pad pressed where it would draw picks the plain one."""
+    lib = overlays.load_templates([shared_presets / "nes-pixel"], builtin=False)
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        layout,
+        games=["nitrogen/Boxing-v0"],
+        template=f"nes-pixel/famicom@{layout}",
+        opacity=0.6,
+        placements=[{"x": 14, "y": 14, "scale": 22.442162}],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert det.template is not None and det.template.id == f"nes-pixel/famicom@{layout}"
 
 
 def test_the_model_fit_recovers_opacity_and_rejects_a_lone_edge() -> None:
