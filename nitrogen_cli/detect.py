@@ -1113,7 +1113,10 @@ def decide(
                 if shown:
                     which[i] = j
     counts = np.bincount(which[which >= 0], minlength=len(locations))
-    stable = int(np.argmax(counts))
+    # Most frames, not most samples: samples cluster at keyframes, so each stands for the
+    # frames from halfway to its neighbours.
+    span = frame_spans(fr.index, det.frame_count)
+    stable = int(np.argmax(np.bincount(which[which >= 0], span[which >= 0], len(locations))))
     agree = int(counts[stable])
     need = max(3, math.ceil(cfg.min_frames * n))
     shown = tuple(int(i) for i in np.flatnonzero(which == stable)) or best.frames
@@ -1163,6 +1166,17 @@ def decide(
             f"R² {place.r2:.2f}, {agree} of {n} frames agree)"
         )
     return det
+
+
+def frame_spans(index: np.ndarray, frame_count: int) -> np.ndarray:
+    """How many of the video's frames each sampled frame stands for: those nearer to it
+    than to another sample."""
+    idx = np.asarray(index, np.float64)
+    if len(idx) == 0:
+        return idx
+    end = max(float(frame_count), idx[-1] + 1)
+    edges = np.concatenate([[0.0], (idx[1:] + idx[:-1]) / 2, [end]])
+    return np.diff(edges)
 
 
 def detect(
