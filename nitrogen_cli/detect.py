@@ -25,13 +25,16 @@ The search:
      template's keypoints (ratio test, then a RANSAC similarity with no rotation and a
      plausible scale), and a dense search of every template at every scale from 9% to
      38% of the frame width on the average shrunk to about 320 px (correlation with the
-     template's P and A kernels: a windowed regression);
+     template's P and A kernels: a windowed regression, on image and kernels high-passed
+     alike so that a window over an edge of the game still fits one background level);
   3. each candidate is refined in scale and position at about 640 px, scored, and the
      best few again at full resolution (about 1280 px);
   4. look-alikes (templates of the same canvas size: colour variants, sibling layouts)
-     are scored at the winning box, and the best fit wins;
+     are scored at the winning box, and the best fit wins; sibling layouts that tie
+     (alike at rest) are told apart by what the sampled frames show moving;
   5. every sampled frame is scored at the winning box and wherever else that template
-     was seen (an overlay that moves); the stable box is the one most frames agree on.
+     was seen (an overlay that moves); the stable box is the one most frames agree on,
+     each sample standing for the frames nearest to it.
 
 Template features (reference renders, static masks, keypoints) are cached in memory and
 on disk under $XDG_CACHE_HOME/nitrogen/detect (else ~/.cache/...), keyed by the
