@@ -97,6 +97,8 @@ class DetectConfig:
     evidence: float = 1.0  # coverage + R² / 2 on that average, for a detection
     opaque: float = 0.8  # ... or a fitted opacity this high with `opaque_coverage`
     opaque_coverage: float = 0.8
+    explained: float = 0.8  # ... or an R² this high with `explained_coverage`
+    explained_coverage: float = 0.5
     min_frames: float = 0.2  # fraction of sampled frames that must agree (and >= 3)
     cells: int = 8  # background cells across the overlay's longer side
     groups: int = 1  # averages searched: of all samples, or of their first, middle... part
@@ -1000,10 +1002,11 @@ def look_alikes(
     Another layout whose coverage is within LAYOUT_NEAR of the best's but whose drawing
     explains the pixels clearly better (R² higher by LAYOUT_R2) wins instead: two dark
     skins of different layouts can cover the same box alike, only one is drawn there.
-    Twins are sibling layouts that draw the same pixels at rest (one adds a stick over the
-    other's d-pad): they fit the average alike to within noise. The one with fewest parts
-    (`parts`: a template id's count of shown elements) comes first; `twin_moves` tells
-    whether the others' extra parts show.
+    Twins are sibling layouts over one atlas (one adds a stick over the other's d-pad, or
+    a guide button, or draws start elsewhere) that fit the average about as well (within
+    LAYOUT_NEAR): they may draw the same pixels at rest, or differ in a part too small to
+    move the fit. The one with fewest parts (`parts`: a template id's count of shown
+    elements) comes first; `twin_moves` tells whether another's parts show.
     """
     scored = [best] + [
         _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
@@ -1020,12 +1023,11 @@ def look_alikes(
     ]
     if rivals:
         return [max(rivals, key=lambda q: q.r2)]
+    texture = out.feat.id.split("@")[0]  # a preset's <folder>/<texture>: the atlas
     twins = [
         q
         for q in scored
-        if abs(q.score - out.score) <= SAME_COVERAGE
-        and abs(q.r2 - out.r2) <= SAME_R2
-        and (q is out or parts(q.feat.id) != parts(out.feat.id))
+        if q.feat.id.split("@")[0] == texture and q.score >= out.score - LAYOUT_NEAR
     ]
     return sorted(twins, key=lambda q: (parts(q.feat.id), q is not out))
 
@@ -1034,37 +1036,54 @@ def twin_moves(
     frames: Sequence[np.ndarray], f: float, plain: Placement, more: Placement, a: Any, b: Any
 ) -> float:
     """How much better template b (`more`'s, with extra parts) than template a (`plain`'s)
-    explains the sampled frames where the two can ever differ, each drawn in the probe
-    state that fits a frame best: the share of frames where b's R² is higher by
-    TWIN_GAIN, less the share where a's is. Frames where b's extra parts move vote for
-    b; frames where a's parts show where b draws its own vote for a; the rest (the extra
-    parts at rest) tie: b at rest draws what a does, so a frame that shows neither picks
-    the same look for both. The gains are small (a stick one template pixel across, in a
-    region that holds the d-pad): 0.004-0.03 on frames of a moving stick, exactly 0 or
-    below on corpus videos of the plain layout."""
+    explains the sampled frames where the two can differ, each drawn in the probe state
+    that fits a frame best: the share of frames where b's R² is higher by TWIN_GAIN,
+    less the share where a's is. Frames where b's extra parts show (a guide button drawn
+    at rest, a stick that moves) vote for b; frames where a's parts show where b draws
+    its own vote for a; frames that show neither tie (the same look wins for both). The
+    gains can be small (a stick one template pixel across, in a region that holds the
+    d-pad): 0.004-0.03 on frames of a moving stick, exactly 0 or below on corpus videos
+    of the plain layout."""
     W, H = a.size
     nearest = max(W, H) <= PIXEL_ART_MAX
     scale = 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
     moving, buttons = probe_states()
     states = [State(), *moving, *buttons]
-    looks = []
-    for t in (a, b):
-        r = t.renderer(scale)
-        looks.append({x.tobytes(): x for x in (r.premultiplied(s) for s in states)})
-    differ = np.zeros(next(iter(looks[0].values())).shape[:2], np.uint8)
-    for x in looks[0].values():
-        for y in looks[1].values():
-            differ |= (np.abs(x - y).max(axis=2) > 2 / 255).astype(np.uint8)
+    ra, rb = a.renderer(scale), b.renderer(scale)
+    pairs = [(ra.premultiplied(s), rb.premultiplied(s)) for s in states]
+    differ = np.zeros(pairs[0][0].shape[:2], np.uint8)  # where one state draws unlike
+    for x, y in pairs:
+        differ |= (np.abs(x - y).max(axis=2) > 2 / 255).astype(np.uint8)
     if not differ.any():
         return 0.0
-    M = (cv2.dilate(differ, np.ones((3, 3), np.uint8)) > 0).astype(np.float32)
+    # Only the rectangle round that region is fitted (with a margin for the cells'
+    # background levels), each look once: most probe states draw it alike.
+    M = cv2.dilate(differ, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(M)
+    rh, rw = M.shape
+    my = max(2, int(ys.max() - ys.min() + 1) // 4)
+    mx = max(2, int(xs.max() - xs.min() + 1) // 4)
+    y0, y1 = max(0, ys.min() - my), min(rh, ys.max() + 1 + my)
+    x0, x1 = max(0, xs.min() - mx), min(rw, xs.max() + 1 + mx)
+    cut = np.s_[y0:y1, x0:x1]
+    sub = plain.moved(
+        x=plain.x + plain.w * x0 / rw,
+        y=plain.y + plain.h * y0 / rh,
+        w=plain.w * (x1 - x0) / rw,
+        h=plain.h * (y1 - y0) / rh,
+    )
+    size = (max(1, round(W * (x1 - x0) / rw)), max(1, round(H * (y1 - y0) / rh)))
+    weights = M[cut].astype(np.float32)
     empty = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
 
     def fits(x: np.ndarray) -> Placement:
         P, A = np.ascontiguousarray(x[..., :3]), np.ascontiguousarray(x[..., 3])
-        return plain.moved(feat=Features("probe", "probe", (W, H), nearest, P, A, M, *empty))
+        return sub.moved(feat=Features("probe", "probe", size, nearest, P, A, weights, *empty))
 
+    looks = [{z[k][cut].tobytes(): z[k][cut] for z in pairs} for k in (0, 1)]
     options = [[fits(x) for x in found.values()] for found in looks]
+    pick = np.unique(np.linspace(0, len(frames) - 1, TWIN_FRAMES).round().astype(np.int64))
+    frames = [frames[i] for i in pick]
     best = np.array(
         [[max(score_at(img, f, p)[0] for p in opts) for opts in options] for img in frames]
     )
@@ -1074,8 +1093,7 @@ def twin_moves(
 
 LAYOUT_NEAR = 0.05  # coverage within this of the best's ...
 LAYOUT_R2 = 0.1  # ... and R² higher by this: that layout is the one drawn
-SAME_COVERAGE = 0.002  # coverage this close and R² within SAME_R2: the same drawing,
-SAME_R2 = 0.05  # as far as a fit of the average can tell (it leaves out where sticks go)
+TWIN_FRAMES = 12  # sampled frames twin_moves looks at, at most
 TWIN_GAIN = 0.002  # a frame's gain in R² that votes for one twin (twin_moves): above rounding
 
 
@@ -1154,9 +1172,16 @@ def decide(
     # smeared by presses in the average): then coverage of nearly every part at a fitted
     # opacity near 1 is the evidence. Game panels fit faint: on the dev corpora no
     # negative reached opacity 0.8 with coverage above 0.58 (29 videos).
+    # And a fit that explains nearly all the variation in the box is evidence on its own,
+    # though parts of the drawing are lost against the game (a dark shadow ring over a
+    # black pillarbox: coverage 0.61, R² 0.99); on the dev corpora no fit where no
+    # overlay was found reached R² 0.45.
     evidence = place.coverage + 0.5 * place.r2
     opaque = place.opacity >= cfg.opaque and place.coverage >= cfg.opaque_coverage
-    if agree >= need and place.score >= cfg.score and (evidence >= cfg.evidence or opaque):
+    explained = place.r2 >= cfg.explained and place.coverage >= cfg.explained_coverage
+    if agree >= need and (
+        (place.score >= cfg.score and (evidence >= cfg.evidence or opaque)) or explained
+    ):
         det.found = True
         det.template = templates[place.feat.id]
         det.bbox = tuple(float(v) for v in place.bbox)  # type: ignore[assignment]
