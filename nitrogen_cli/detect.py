@@ -51,6 +51,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,10 +155,29 @@ class Features:
                 interp = cv2.INTER_AREA
             else:
                 interp = cv2.INTER_LINEAR
-            P = cv2.resize(self.P, (w, h), interpolation=interp)
-            return P, cv2.resize(self.A, (w, h), interpolation=interp), _grey(P)
+            SP, SA = self._source(w)
+            P = cv2.resize(SP, (w, h), interpolation=interp)
+            return P, cv2.resize(SA, (w, h), interpolation=interp), _grey(P)
 
         return self._cached(("c", w, h), make)
+
+    def _source(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """The smallest halving of (P, A) at least twice w wide: an area shrink from it
+        is the same average as from the reference, at a fraction of the cost (the dense
+        search shrinks every template to ~16 sizes per video)."""
+        P, A, level = self.P, self.A, 0
+        while not self.nearest and P.shape[1] >= 4 * w and min(P.shape[:2]) >= 16:
+            level += 1
+
+            def half(P: np.ndarray = P, A: np.ndarray = A) -> tuple[np.ndarray, np.ndarray]:
+                size = (P.shape[1] // 2, P.shape[0] // 2)
+                return (
+                    cv2.resize(P, size, interpolation=cv2.INTER_AREA),
+                    cv2.resize(A, size, interpolation=cv2.INTER_AREA),
+                )
+
+            P, A = self._cached(("half", level), half)
+        return P, A
 
     def kernels(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(P, A, M) resampled to w x h pixels (M: each pixel's weight in a fit)."""
@@ -819,12 +839,13 @@ def dense_candidates(
     img: np.ndarray, f: float, feats: Sequence[Features], cfg: DetectConfig, size: tuple[int, int]
 ) -> list[Placement]:
     """The best few placements of every template on a small RGB image at scale f, by the
-    windowed regression."""
+    windowed regression. Templates are searched on threads (OpenCV's correlations and
+    resizes release the GIL)."""
     grey = _grey(img)
-    wins: dict[float, Windows] = {}
+    wins: dict[float, Windows] = {}  # a race makes one twice, harmlessly
     Hc, Wc = grey.shape
-    out: list[Placement] = []
-    for feat in feats:
+
+    def one(feat: Features) -> list[Placement]:
         best = np.zeros((Hc, Wc), np.float32)
         arg = np.full((Hc, Wc), -1, np.int32)
         widths = _widths(cfg, size[0], size[1], feat.aspect)
@@ -837,17 +858,19 @@ def dense_candidates(
                 continue
             _, A, Pg = feat.grey_look(kw, kh, w, h)
             sigma = round(2 * max(1.0, cfg.highpass * min(kw, kh))) / 2 if cfg.highpass else 0
-            if sigma not in wins:
-                wins[sigma] = Windows(_highpass(grey, sigma))
+            win = wins.get(sigma)
+            if win is None:
+                win = wins[sigma] = Windows(_highpass(grey, sigma))
             A, Pg = feat._cached(
                 ("hp", kw, kh, w, sigma),
                 lambda A=A, Pg=Pg, s=sigma: (_highpass(A, s), _highpass(Pg, s)),
             )
-            r2 = regression_map(wins[sigma], Pg, A)
+            r2 = regression_map(win, Pg, A)
             region = best[: r2.shape[0], : r2.shape[1]]
             better = r2 > region
             region[better] = r2[better]
             arg[: r2.shape[0], : r2.shape[1]][better] = k
+        out = []
         for _ in range(cfg.peaks_per_template):
             i = int(np.argmax(best))
             py, px = divmod(i, Wc)
@@ -861,7 +884,14 @@ def dense_candidates(
             best[
                 max(0, py - kh // 2) : py + kh // 2 + 1, max(0, px - kw // 2) : px + kw // 2 + 1
             ] = 0
-    return out
+        return out
+
+    with ThreadPoolExecutor(_workers(len(feats))) as pool:
+        return [p for found in pool.map(one, feats) for p in found]
+
+
+def _workers(tasks: int) -> int:
+    return max(1, min(tasks, os.cpu_count() or 1))
 
 
 def _highpass(z: np.ndarray, sigma: float) -> np.ndarray:
