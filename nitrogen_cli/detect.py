@@ -1063,9 +1063,9 @@ def look_alikes(
 
 
 def twin_moves(
-    frames: Sequence[np.ndarray], f: float, plain: Placement, more: Placement, a: Any, b: Any
+    frames: Sequence[np.ndarray], f: float, plain: Placement, a: Template, b: Template
 ) -> float:
-    """How much better template b (`more`'s, with extra parts) than template a (`plain`'s)
+    """How much better template b (a twin with more parts) than template a (`plain`'s)
     explains the sampled frames where the two can differ, each drawn in the probe state
     that fits a frame best: the share of frames where b's R² is higher by TWIN_GAIN,
     less the share where a's is. Frames where b's extra parts show (a guide button drawn
@@ -1180,7 +1180,7 @@ def decide(
     place = twins[0]
     for other in twins[1:]:
         a, b = templates[place.feat.id], templates[other.feat.id]
-        vote = twin_moves([fr.mids[i] for i in shown], fr.f_mid, place, other, a, b)
+        vote = twin_moves([fr.mids[i] for i in shown], fr.f_mid, place, a, b)
         log(f"twin {other.feat.id}: vote {vote:+.2f} against {place.feat.id}")
         if vote >= cfg.min_frames:
             place = other
