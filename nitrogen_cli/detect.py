@@ -295,10 +295,17 @@ def _keypoints(P: np.ndarray, A: np.ndarray, M: np.ndarray, to_template: float):
     return np.vstack(xy), np.vstack(desc).astype(np.float32)
 
 
-def compute_features(t: Template) -> Features:
+def reference_scale(t: Template) -> tuple[bool, float]:
+    """(pixel art?, render scale) of a template's reference look: pixel art at its own
+    size (point-scaled later, as OBS does), the rest at most REF_SIZE on its longer side."""
     W, H = t.size
     nearest = max(W, H) <= PIXEL_ART_MAX
-    scale = 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
+    return nearest, 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
+
+
+def compute_features(t: Template) -> Features:
+    W, H = t.size
+    nearest, scale = reference_scale(t)
     r = t.renderer(scale)
     rest = r.premultiplied(State())
     moving, buttons = probe_states()
@@ -886,12 +893,8 @@ def dense_candidates(
             ] = 0
         return out
 
-    with ThreadPoolExecutor(_workers(len(feats))) as pool:
+    with ThreadPoolExecutor(max(1, min(len(feats), os.cpu_count() or 1))) as pool:
         return [p for found in pool.map(one, feats) for p in found]
-
-
-def _workers(tasks: int) -> int:
-    return max(1, min(tasks, os.cpu_count() or 1))
 
 
 def _highpass(z: np.ndarray, sigma: float) -> np.ndarray:
@@ -1075,8 +1078,7 @@ def twin_moves(
     d-pad): 0.004-0.03 on frames of a moving stick, exactly 0 or below on corpus videos
     of the plain layout."""
     W, H = a.size
-    nearest = max(W, H) <= PIXEL_ART_MAX
-    scale = 1.0 if nearest else min(1.0, REF_SIZE / max(W, H))
+    nearest, scale = reference_scale(a)
     moving, buttons = probe_states()
     states = [State(), *moving, *buttons]
     ra, rb = a.renderer(scale), b.renderer(scale)

@@ -7,6 +7,7 @@ CRF and asks `detect` where the overlay is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -158,8 +159,6 @@ def test_a_dark_opaque_skin_is_found(tmp_path: Path, builtins) -> None:
     """A black skin at opacity 1 explains little variance (R² 0.12 here: a flat body whose
     highlights presses smear in the average), so the fit's near-full opacity and its
     coverage of every part are the evidence. A corpus video that was missed before."""
-    import dataclasses
-
     mp4 = corpus_clip(
         tmp_path,
         id="dark",
@@ -201,8 +200,6 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
     nowhere are searched again on their own. Each sample then records where it is, and
     the stable box is the one most samples show. The high-pass dense search finds both
     places at once here; the plain one (highpass=0) still needs the second search."""
-    import dataclasses
-
     first, second = [1017, 8, 255, 122], [11, 607, 214, 102]
     mp4 = corpus_clip(
         tmp_path,
@@ -319,8 +316,6 @@ def test_a_skin_over_the_edge_of_the_game(tmp_path: Path, shared_presets: Path) 
     one background level for the whole window fits neither side, and the plain dense
     search preferred a small copy inside the ring. A held-out corpus video that was
     missed before; the high-pass dense search finds it."""
-    import dataclasses
-
     lib = overlays.load_templates([shared_presets], builtin=False)
     mp4 = preset_clip(
         tmp_path,
@@ -348,8 +343,6 @@ def test_a_skin_whose_shadow_is_lost_against_black(tmp_path: Path, shared_preset
     """The arcade stick over a black pillarbox: its dark ring and shadow vanish against
     the black, so coverage is 0.61 (below the 0.65 a find needs) while the fit explains
     99% of the variation in the box. A held-out corpus video that was missed before."""
-    import dataclasses
-
     lib = overlays.load_templates([shared_presets / "arcade-stick"], builtin=False)
     mp4 = preset_clip(
         tmp_path,
