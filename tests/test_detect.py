@@ -451,3 +451,25 @@ def test_frame_spans_weigh_samples_by_the_frames_they_stand_for() -> None:
     assert spans.tolist() == [5, 10, 10, 140, 235]
     assert spans.sum() == 400
     assert detect.frame_spans(np.array([], np.int64), 10).size == 0
+
+
+@pytest.mark.parametrize("n", [6, 25])
+def test_samples_are_frames_spread_over_the_video_decoding_little(tmp_path: Path, n: int) -> None:
+    """Twelve keyframes (one every 20 frames): 6 samples are 6 of them, by seeking; 25 are
+    more than there are, so each keyframe brings a few frames decoded after it. Each
+    frame's grey level is its index, so a sample's index can be checked against its
+    pixels."""
+    from nitrogen_cli import video
+
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(240)]
+    mp4 = write_video(tmp_path / "count.mp4", frames, 30.0, crf=0, gop=20)
+    samples = detect.sample_keyframes(mp4, n, video.probe(mp4))
+    idx = [i for i, _ in samples]
+    assert idx == sorted(set(idx))
+    for i, rgb in samples:
+        assert abs(float(rgb.mean()) - i) < 2, (i, rgb.mean())
+    if n == 6:
+        assert len(idx) == 6 and all(i % 20 == 0 for i in idx)
+        assert idx[0] <= 40 and idx[-1] >= 200  # spread over the whole video
+    else:
+        assert 12 < len(idx) <= 25 and {0, 220} <= set(idx)
