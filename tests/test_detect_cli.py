@@ -116,3 +116,22 @@ def test_a_batch_with_a_broken_file_writes_the_others(videos, tmp_path: Path) ->
         info = formats.read_overlay(f)
     assert info["found"] and info["template"] == "builtin/ps-white"
     assert np.allclose(info["bbox"][:2], (20, 200), atol=4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [("mkv", "libx264"), ("mov", "libx264"), ("webm", "libvpx-vp9"), ("mkv", "libsvtav1")],
+)
+def test_other_containers_and_codecs(tmp_path: Path, suffix: str, codec: str) -> None:
+    """Thirty keyframes: sampling seeks through each container's own index, and the
+    overlay is found in each."""
+    frames = _frames(60, (640, 360), "builtin/ps-white")
+    src = write_video(tmp_path / f"clip.{suffix}", frames, 30, codec=codec, gop=2)
+    result = CliRunner().invoke(app, ["detect-overlay", str(src), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [str(tmp_path / "clip.overlay.h5")]
+    with formats.open_file(tmp_path / "clip.overlay.h5", "overlay") as f:
+        info = formats.read_overlay(f)
+    assert info["found"] and info["template"] == "builtin/ps-white"
+    assert np.allclose(info["bbox"][:2], (20, 200), atol=4)
