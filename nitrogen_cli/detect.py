@@ -90,6 +90,7 @@ class DetectConfig:
     scale_step: float = 1.1  # ratio between dense-search scales
     peaks_per_template: int = 2  # dense-search peaks kept per template
     candidates: int = 8  # candidates refined at mid resolution
+    covered: int = 4  # dense candidates added by their coverage at coarse scale
     finalists: int = 3  # refined again at full resolution
     min_inliers: int = 5  # keypoint matches a keypoint candidate needs
     min_opacity: float = 0.25  # fitted opacity a frame's match must reach
@@ -1023,7 +1024,16 @@ def search(
             q.score = q.r2 = p.score
             found.append(q)
     kp = _dedupe([p for p in found if p.source == "keypoints"])[: cfg.candidates]
-    dense = _dedupe([p for p in found if p.source == "dense"])[: cfg.candidates]
+    dense = _dedupe([p for p in found if p.source == "dense"])
+    # The windowed regression ranks templates unevenly (a see-through pixel-art skin
+    # peaked at 0.22 at its true box, below eight others' 0.33-0.49 at game features):
+    # of the rest, the few that cover their template best at coarse scale go on too.
+    rest = [
+        _scored(fr.mean(p.frames, "coarse"), fr.f_coarse, p.moved(), cfg)
+        for p in dense[cfg.candidates :]
+    ]
+    rest.sort(key=lambda p: -p.coverage)
+    dense = dense[: cfg.candidates] + [p.moved() for p in rest[: cfg.covered]]
     log(f"keypoints: {[(p.feat.id, int(p.score)) for p in kp[:4]]}")
     log(f"dense: {[(p.feat.id, round(p.score, 3)) for p in dense[:4]]}")
     coarse_px = fr.f_mid / fr.f_coarse

@@ -199,7 +199,9 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
     over every sample's average finds only the first place, and the samples that show it
     nowhere are searched again on their own. Each sample then records where it is, and
     the stable box is the one most samples show. The high-pass dense search finds both
-    places at once here; the plain one (highpass=0) still needs the second search."""
+    places at once here, and so does the plain one (highpass=0) with its candidates ranked
+    by coverage too; the plain one without them (covered=0) still needs the second
+    search."""
     first, second = [1017, 8, 255, 122], [11, 607, 214, 102]
     mp4 = corpus_clip(
         tmp_path,
@@ -232,11 +234,11 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
         },
         template_dirs=[],
     )
-    for highpass in (0.0, detect.DetectConfig().highpass):
+    plain = dataclasses.replace(detect.DetectConfig(), highpass=0.0, covered=0)
+    for cfg in (plain, detect.DetectConfig()):
         lines: list[str] = []
-        cfg = dataclasses.replace(detect.DetectConfig(), highpass=highpass)
         det = detect.detect(mp4, builtins, cfg, log=lines.append)
-        if not highpass:  # the plain dense search misses the second place: searched again
+        if cfg is plain:  # the plain dense search misses the second place: searched again
             assert any("show it nowhere found" in line for line in lines)
         assert det.found and det.template is not None and det.template.id == "builtin/snes-pal"
         assert det.sample_found.all()
