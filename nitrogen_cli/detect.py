@@ -695,8 +695,9 @@ class Detection:
     template: Template | None = None
     bbox: tuple[float, float, float, float] | None = None
     transform: np.ndarray | None = None
-    score: float = 0.0  # R² of the model on the sampled frames' average at bbox
+    score: float = 0.0  # coverage of the model on the sampled frames' average at bbox
     inliers: int = 0  # sampled frames that show the overlay at bbox
+    keypoint_inliers: int = 0  # of the keypoint match that put the box there (0: none)
     opacity: float | None = None
     sample_frame_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sample_found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
@@ -715,6 +716,7 @@ class Detection:
             "height": int(self.height),
             "score": float(self.score),
             "inliers": int(self.inliers),
+            "keypoint_inliers": int(self.keypoint_inliers),
             "samples": len(self.sample_frame_index),
         }
         if self.found and self.template is not None:
@@ -1232,6 +1234,7 @@ def decide(
             det.sample_bbox[i] = place.bbox if j == stable else locations[j].bbox
     det.score = float(place.score)
     det.inliers = agree
+    det.keypoint_inliers = place.inliers
     det.opacity = float(place.opacity)
     # Coverage asks that every part of the template shows; R² that the model explains
     # the pixels. A plain panel of the game's own (a HUD bar, a score box) can cover a

@@ -512,5 +512,7 @@ def test_a_dark_see_through_skin_vouched_for_by_keypoints(tmp_path: Path, builti
     assert det.found, det.why
     assert det.template is not None and det.template.id == "builtin/xbox-black"
     assert iou(det.bbox, [22, 533, 265, 165]) >= 0.9
+    assert det.keypoint_inliers >= detect.DetectConfig().matched
+    assert det.info()["keypoint_inliers"] == det.keypoint_inliers
     unvouched = dataclasses.replace(detect.DetectConfig(), matched=10**6)
     assert not detect.detect(mp4, builtins, unvouched).found
