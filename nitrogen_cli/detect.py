@@ -1401,10 +1401,7 @@ def sample_keyframes(path: str | Path, n: int, info: Any) -> list[tuple[int, np.
             per_key = math.ceil(n / len(keys))
             window = max(per_key, (DECODE_BUDGET * n) // len(keys))
         offsets = {round(j * window / per_key) for j in range(per_key)}
-        stream.thread_type = "SLICE"  # frame threads would decode frames we never use
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else info.fps
-        t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        frame_index = _frame_clock(stream, info)
         out: dict[int, np.ndarray] = {}
         for k, pts in enumerate(keys):
             stop = keys[k + 1] if k + 1 < len(keys) else None
@@ -1417,8 +1414,7 @@ def sample_keyframes(path: str | Path, n: int, info: Any) -> list[tuple[int, np.
                         break
                     if frame.pts is None or j not in offsets:
                         continue
-                    index = math.floor((float(frame.pts * stream.time_base) - t0) * fps + 0.5)
-                    out.setdefault(index, frame.to_ndarray(format="rgb24"))
+                    out.setdefault(frame_index(frame.pts), frame.to_ndarray(format="rgb24"))
     items = sorted(out.items(), key=lambda item: item[0])
     if len(items) > n:  # evenly thinned
         items = [items[int((k + 0.5) * len(items) / n)] for k in range(n)]
@@ -1438,11 +1434,8 @@ def _sample_by_seeking(path: str | Path, n: int, info: Any) -> list[tuple[int, n
         stream = video._stream(container)
         if stream.time_base is None:
             return None
-        stream.thread_type = "SLICE"  # frame threads would decode frames we never use
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else info.fps
+        frame_index = _frame_clock(stream, info)
         start = int(stream.start_time) if stream.start_time is not None else 0
-        t0 = float(start * stream.time_base)
         out: dict[int, np.ndarray] = {}
         try:
             for k in range(n):
@@ -1451,13 +1444,23 @@ def _sample_by_seeking(path: str | Path, n: int, info: Any) -> list[tuple[int, n
                 frame = next(iter(container.decode(stream)), None)
                 if frame is None or frame.pts is None or not frame.key_frame:
                     return None
-                index = math.floor((float(frame.pts * stream.time_base) - t0) * fps + 0.5)
+                index = frame_index(frame.pts)
                 if index in out:
                     return None
                 out[index] = frame.to_ndarray(format="rgb24")
         except (av.error.FFmpegError, StopIteration):
             return None
     return sorted(out.items(), key=lambda item: item[0])
+
+
+def _frame_clock(stream: Any, info: Any) -> Callable[[int], int]:
+    """A video stream set up for sampling (slice threads only: frame threads would decode
+    frames we never use), and its pts -> frame index."""
+    stream.thread_type = "SLICE"
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else info.fps
+    t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    return lambda pts: math.floor((float(pts * stream.time_base) - t0) * fps + 0.5)
 
 
 def write_detection(dst: str | Path, det: Detection) -> Path:
