@@ -48,6 +48,7 @@ import hashlib
 import itertools
 import math
 import os
+import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -1076,7 +1077,8 @@ def look_alikes(
     a guide button, or draws start elsewhere) that fit the average about as well (within
     LAYOUT_NEAR): they may draw the same pixels at rest, or differ in a part too small to
     move the fit. The one with fewest parts (`parts`: a template id's count of shown
-    elements) comes first; `twin_moves` tells whether another's parts show.
+    elements) comes first, then the one named for its texture (`paired_by_name`);
+    `twin_moves` tells whether another's parts show.
     """
     scored = [best] + [
         _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
@@ -1099,7 +1101,29 @@ def look_alikes(
         for q in scored
         if q.feat.id.split("@")[0] == texture and q.score >= out.score - LAYOUT_NEAR
     ]
-    return sorted(twins, key=lambda q: (parts(q.feat.id), q is not out))
+    named = paired_by_name([q.feat.id for q in twins])
+    return sorted(twins, key=lambda q: (parts(q.feat.id), -named[q.feat.id], q is not out))
+
+
+def _words(name: str) -> set[str]:
+    return {w for w in re.split(r"[^0-9a-z]+", name.lower()) if w}
+
+
+def paired_by_name(ids: Sequence[str]) -> dict[str, int]:
+    """How well each twin's layout name agrees with its texture's name, over the words
+    that tell the twins' layout names apart: +1 for each such word the texture's name
+    has too, -1 for each it lacks. A preset's author names a layout for the texture it
+    was drawn for (`overlay-color.json` for `gameboy-color.png`): where the sampled
+    frames cannot tell twins apart, that pairing is the likelier one."""
+    layouts = {i: _words(i.partition("@")[2]) for i in ids}
+    if not layouts:
+        return {}
+    common = set.intersection(*layouts.values())
+    out = {}
+    for i, words in layouts.items():
+        texture = _words(i.partition("@")[0].rpartition("/")[2])
+        out[i] = sum(1 if w in texture else -1 for w in words - common)
+    return out
 
 
 def twin_moves(

@@ -389,6 +389,39 @@ def test_sibling_layouts_told_apart_by_what_moves(
     assert det.template is not None and det.template.id == f"nes-pixel/famicom@{layout}"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "texture,layout", [("gameboy-color", "overlay-color"), ("gameboy", "overlay")]
+)
+def test_twins_nothing_tells_apart_take_the_layout_named_for_the_texture(
+    tmp_path: Path, shared_presets: Path, texture: str, layout: str
+) -> None:
+    """gameboy-pixel's `overlay` and `overlay-color` layouts draw the same pixels unless
+    start or select is pressed (never, in this game): the sampled frames tie, and the
+    layout named for the texture is taken."""
+    lib = overlays.load_templates([shared_presets / "gameboy-pixel"], builtin=False)
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        texture,
+        games=["nitrogen/Boxing-v0"],
+        template=f"gameboy-pixel/{texture}@{layout}",
+        opacity=0.8,
+        placements=[{"x": 1000, "y": 300, "scale": 18.0}],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert det.template is not None and det.template.id == f"gameboy-pixel/{texture}@{layout}"
+
+
+def test_twin_layouts_are_paired_with_textures_by_name() -> None:
+    ids = [f"gameboy-pixel/gameboy-color-semitransparent@{k}" for k in ("overlay", "overlay-color")]
+    assert detect.paired_by_name(ids) == {ids[0]: 0, ids[1]: 1}
+    ids = [f"gameboy-pixel/gameboy@{k}" for k in ("overlay-analog", "overlay-color-analog")]
+    assert detect.paired_by_name(ids) == {ids[0]: 0, ids[1]: -1}
+    assert detect.paired_by_name(["builtin/xbox-black"]) == {"builtin/xbox-black": 0}
+
+
 def test_the_model_fit_recovers_opacity_and_rejects_a_lone_edge() -> None:
     t = overlays.get_template("builtin/hitbox-white")
     f = detect.features(t, disk=False)
