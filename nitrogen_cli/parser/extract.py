@@ -679,13 +679,13 @@ def _finish(
                 if thm_t[k]:
                     thresholds[slot.thumb] = float(thm_t[k])
 
-    prob = 1 / (1 + np.exp(-(btn - btn_t)))
-    certainty = np.abs(2 * prob - 1).mean(axis=1) if nb else np.ones(len(index), np.float32)
+    # |2 sigmoid(z) - 1| = |tanh(z / 2)|, which does not overflow for large logits.
+    sure = np.abs(np.tanh((btn - btn_t) / 2))
+    certainty = sure.mean(axis=1) if nb else np.ones(len(index), np.float32)
     if ns:
-        tprob = 1 / (1 + np.exp(-(thm - thm_t)))
         has = np.array([s.thumb is not None for s in looks.sticks])
         if has.any():
-            tc = np.abs(2 * tprob[:, has] - 1)
+            tc = np.abs(np.tanh((thm - thm_t)[:, has] / 2))
             certainty = (certainty * nb + tc.sum(axis=1)) / (nb + int(has.sum()))
     conf_read = (presence * certainty).astype(np.float32)
 
