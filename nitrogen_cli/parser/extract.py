@@ -47,6 +47,11 @@ class ExtractConfig:
     calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
     refine: bool = True  # per-video button boundaries (calib.button_threshold)
+    # Calibrate again where the overlay's presence falls below this share of its level
+    # after the last calibration (the game behind a see-through overlay changed); 0: never
+    recal_drop: float = 0.85
+    recal_frames: int = 32  # frames held back and calibrated on
+    recal_wait: int = 300  # frames before trying again after a calibration was not kept
     keep_readings: bool = False  # hand the raw readings back (ExtractResult.readings)
     checkpoint: str | None = None  # None: the shipped one
 
@@ -486,14 +491,56 @@ def _extract(
     sampler: PointSampler | None = None  # the presence score's pixels, likewise
 
     last: dict[str, np.ndarray] = {}  # the latest frame's readings
+    usual: float | None = None  # the overlay's presence just after the last calibration
+    held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
+    wait_until = -1  # no new calibration is tried before this frame
+    recalibrated = 0
 
-    def flush(items: list[tuple[int, np.ndarray | None]]) -> None:
+    def recalibrate() -> None:
+        """Calibrate on the held-back frames; keep it where the overlay stands out
+        clearly better against the new background, with an opacity like the old one's
+        (frames without the overlay would otherwise be taken for its background)."""
+        nonlocal cal, parser, usual, held, wait_until, recalibrated
+        assert cal is not None and sampler is not None
+        items, held = held, []
+        rois = [r for _, r in items if r is not None]
+        if len(rois) < 3:
+            for j in range(0, len(items), cfg.batch):
+                flush(items[j : j + cfg.batch], check=False)
+            return
+        spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
+        new = calibrate([rois[i] for i in spread], cal.cmap, looks, align=False)
+        new.aligned = cal.aligned
+        z_old = cal.presence.score(np.stack([sampler(r) for r in rois]))
+        z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
+        ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
+        gained = float(np.median(z_new) - np.median(z_old))
+        keep = gained >= 0.1 and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
+        log(
+            f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> {np.median(z_new):.2f} "
+            f"on a new calibration (opacity x{ratio:.2f}): {'kept' if keep else 'not kept'}"
+        )
+        if keep:
+            cal, parser, usual = new, None, None
+            recalibrated += 1
+        else:
+            wait_until = items[-1][0] + cfg.recal_wait
+        for j in range(0, len(items), cfg.batch):
+            flush(items[j : j + cfg.batch], check=False)
+
+    def flush(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
-        change at all) repeats the reading before it."""
-        nonlocal parser, last, reader, sampler
+        change at all) repeats the reading before it. A batch where the overlay stands
+        out much less than it did is held back, and calibrated on anew (`recalibrate`)."""
+        nonlocal parser, last, reader, sampler, usual, held
         if not items:
             return
         assert cal is not None
+        if held and check:
+            held += items
+            if sum(r is not None for _, r in held) >= cfg.recal_frames:
+                recalibrate()
+            return
         if parser is None:
             parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template)
             reader = CropReader.make(cal.cmap, looks.crop_groups)
@@ -501,8 +548,21 @@ def _extract(
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
         if real and reader is not None and sampler is not None:
-            groups = reader(np.stack(real))
             pres = cal.presence.score(np.stack([sampler(r) for r in real]))
+            if usual is None:
+                usual = float(np.median(pres))
+            elif check and cfg.recal_drop and items[-1][0] >= wait_until:
+                # from the first frame where it falls, if it mostly stays down after
+                low = pres < cfg.recal_drop * usual
+                k = int(np.argmax(low))
+                if low[k] and low[k:].mean() >= 0.5:
+                    at = [i for i, (_, r) in enumerate(items) if r is not None][k]
+                    flush(items[:at], check=False)
+                    held = list(items[at:])
+                    if len(real) - k >= cfg.recal_frames:
+                        recalibrate()
+                    return
+            groups = reader(np.stack(real))
             out = parser.parse(*groups, pres)
         elif real:  # a placement too rotated for the direct crops: through the canvas
             canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for r in real])
@@ -583,13 +643,16 @@ def _extract(
                     if len(unclear) > cfg.calib_max:
                         i0, _, z0 = unclear.pop(0)
                         absent([(i0, z0)])
-                if len(calib_rois) >= cfg.calib_frames or (
-                    calib_rois and len(calib_rois) + len(unclear) >= cfg.calib_max
-                ):
+                if len(calib_rois) >= cfg.calib_frames:
                     absent([(i, zi) for i, _, zi in unclear])
                     unclear = []
                     start(calib_rois)
                     calib_rois = []
+                elif calib_rois and len(calib_rois) + len(unclear) >= cfg.calib_max:
+                    # Few frames clear the bar (a dark skin over a dark game stands out
+                    # less against the probe's grey): those near the best are as good.
+                    start(sorted(calib_rois + unclear, key=lambda item: item[0]))
+                    calib_rois, unclear = [], []
                 continue
             pending.append((index, roi))
             if len(pending) >= cfg.batch:
@@ -607,6 +670,8 @@ def _extract(
             log("the overlay never showed clearly at its place; calibrated on the last frames")
             start(unclear)
     flush(pending)
+    if held:
+        recalibrate()
     if decoded == 0:
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
 
@@ -619,6 +684,7 @@ def _extract(
         total = parser.parsed + parser.reused
         result.stats["reused"] = parser.reused / total if total else 0.0
     result.stats.update(
+        recalibrated=recalibrated,
         gain=cal.gain.tolist() if cal else None,
         aligned=bool(cal.aligned) if cal else False,
         fps=decoded / result.seconds if result.seconds else 0.0,

@@ -32,8 +32,11 @@ class Calibration:
     click_bg: np.ndarray | None = None
 
 
-def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Calibration:
-    """Per-video gain, background and alignment from a few frames' RGB crops at cmap.roi."""
+def calibrate(
+    rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks, align: bool = True
+) -> Calibration:
+    """Per-video gain, background and alignment (unless not `align`) from a few frames'
+    RGB crops at cmap.roi."""
     if not len(rois):
         gain = np.ones(3, np.float32)
         bg = np.full((*looks.rest.shape[:2], 3), 0.5, np.float32)
@@ -51,7 +54,7 @@ def calibrate(rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks) -> Cali
         return canv, mean, gain, bmap, bg
 
     canv, mean, gain, bmap, bg = fit(cmap)
-    corr = calib.refine_alignment(mean, looks.rest, gain, bg)
+    corr = calib.refine_alignment(mean, looks.rest, gain, bg) if align else None
     aligned = False
     if corr is not None:  # keep the correction only if it explains the overlay better
         moved = cmap.refined(corr)
