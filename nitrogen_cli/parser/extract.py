@@ -491,7 +491,7 @@ def _extract(
     sampler: PointSampler | None = None  # the presence score's pixels, likewise
 
     last: dict[str, np.ndarray] = {}  # the latest frame's readings
-    usual: float | None = None  # the overlay's presence just after the last calibration
+    usual = 0.0  # the overlay's presence on the frames of the last calibration
     held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
     wait_until = -1  # no new calibration is tried before this frame
     recalibrated = 0
@@ -521,7 +521,7 @@ def _extract(
             f"on a new calibration (opacity x{ratio:.2f}): {'kept' if keep else 'not kept'}"
         )
         if keep:
-            cal, parser, usual = new, None, None
+            cal, parser, usual = new, None, float(np.median(z_new))
             recalibrated += 1
         else:
             wait_until = items[-1][0] + cfg.recal_wait
@@ -549,9 +549,7 @@ def _extract(
         out: dict[str, np.ndarray] = {}
         if real and reader is not None and sampler is not None:
             pres = cal.presence.score(np.stack([sampler(r) for r in real]))
-            if usual is None:
-                usual = float(np.median(pres))
-            elif check and cfg.recal_drop and items[-1][0] >= wait_until:
+            if check and cfg.recal_drop and usual >= SHOWN and items[-1][0] >= wait_until:
                 # from the first frame where it falls, if it mostly stays down after
                 low = pres < cfg.recal_drop * usual
                 k = int(np.argmax(low))
@@ -602,11 +600,13 @@ def _extract(
 
     def start(buffer: list[tuple[int, np.ndarray, float]]) -> None:
         """Calibrate on the buffered frames that show the overlay best, then parse them."""
-        nonlocal cal
+        nonlocal cal, usual
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
-        keep = [r for _, r, zi in buffer if zi >= 0.6 * best]
-        cal = calibrate(keep[-cfg.calib_frames :], cmap, looks)
+        keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
+        cal = calibrate(keep, cmap, looks)
+        at = PointSampler(cal.cmap, cal.presence.idx)
+        usual = float(np.median(cal.presence.score(np.stack([at(r) for r in keep])))) if keep else 0
         log(
             f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
