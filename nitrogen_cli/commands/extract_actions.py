@@ -63,7 +63,7 @@ def extract_actions_command(
         reporter.debug(
             f"{src}: {result.decoded}/{result.frames} frames in {result.seconds:.1f} s "
             f"({result.stats.get('fps', 0):.0f} fps, {100 * result.stats.get('reused', 0):.0f}% "
-            "of crops unchanged)"
+            f"of crops unchanged, calibrated again {result.stats.get('recalibrated', 0)} times)"
         )
 
     code = run_batch(paths, "actions", process, reporter, output_dir, force, None, "extract")
