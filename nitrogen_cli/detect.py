@@ -705,6 +705,10 @@ class Detection:
     sample_bbox: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     sample_score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     why: str = ""  # when not found: a short reason for the note
+    # other skins of the template's layout that fit the samples exactly as well: they
+    # draw the same pixels at rest (only a pressed look differs), so no sample tells
+    # them apart; extract-actions compares presses with their looks too
+    ties: list[Template] = field(default_factory=list)
 
     def info(self) -> dict[str, Any]:
         """The /overlay attributes (formats.write_overlay)."""
@@ -729,6 +733,8 @@ class Detection:
                 layout_json=self.template.layout_json,
                 opacity=float(self.opacity or 0.0),
             )
+            if self.ties:
+                out["skin_ties"] = [t.id for t in self.ties]
         return out
 
     def per_frame(self) -> dict[str, np.ndarray]:
@@ -1184,6 +1190,24 @@ def twin_moves(
     return float(np.mean(gains > TWIN_GAIN) - np.mean(gains < -TWIN_GAIN))
 
 
+def tied_skins(
+    img: np.ndarray, f: float, place: Placement, feats: Sequence[Features], cfg: DetectConfig
+) -> list[str]:
+    """Ids of the other skins of place's layout whose fit at its box is within SKIN_TIE of
+    its own in coverage and in R²: colour variants that draw the same pixels at rest."""
+    out = []
+    for feat in feats:
+        if feat.layout != place.feat.layout or feat.size != place.feat.size:
+            continue
+        if feat.id == place.feat.id:
+            continue
+        q = _scored(img, f, place.moved(feat=feat, source="look-alike"), cfg)
+        if abs(q.score - place.score) <= SKIN_TIE and abs(q.r2 - place.r2) <= SKIN_TIE:
+            out.append(feat.id)
+    return out
+
+
+SKIN_TIE = 0.002  # fits this close are ties (skins identical at rest fit equal to 1e-4)
 LAYOUT_NEAR = 0.05  # coverage within this of the best's ...
 LAYOUT_R2 = 0.1  # ... and R² higher by this: that layout is the one drawn
 TWIN_FRAMES = 12  # sampled frames twin_moves looks at, at most
@@ -1287,6 +1311,11 @@ def decide(
         det.template = templates[place.feat.id]
         det.bbox = tuple(float(v) for v in place.bbox)  # type: ignore[assignment]
         det.transform = place.transform
+        det.ties = [
+            templates[i] for i in tied_skins(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
+        ]
+        if det.ties:
+            log(f"tied at rest: {[t.id for t in det.ties]}")
     else:  # then no frame shows it either
         det.sample_found[:] = False
         det.sample_bbox[:] = 0
@@ -1494,5 +1523,10 @@ def write_detection(dst: str | Path, det: Detection) -> Path:
 
     with formats.create(dst, "overlay", inputs=[det.video]) as f:
         atlas = det.template.atlas_png if det.found and det.template is not None else None
-        formats.write_overlay(f, det.info(), atlas_png=atlas, per_frame=det.per_frame())
+        g = formats.write_overlay(f, det.info(), atlas_png=atlas, per_frame=det.per_frame())
+        if det.found:
+            for k, t in enumerate(det.ties):  # what extract-actions needs of each
+                d = g.create_dataset(f"ties/{k}", data=np.frombuffer(t.atlas_png, np.uint8))
+                d.attrs["template"] = t.id
+                d.attrs["layout_json"] = t.layout_json
     return Path(dst)

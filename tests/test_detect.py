@@ -414,6 +414,31 @@ def test_twins_nothing_tells_apart_take_the_layout_named_for_the_texture(
     assert det.template is not None and det.template.id == f"gameboy-pixel/{texture}@{layout}"
 
 
+@pytest.mark.slow
+def test_skins_the_same_at_rest_are_recorded_as_ties(tmp_path: Path, shared_presets: Path) -> None:
+    """snes/SNES and snes/SNESAlt draw the same pixels at rest: either may be named, and
+    the overlay file carries the other as a tie for extract-actions to decide by presses."""
+    lib = overlays.load_templates([shared_presets / "snes"], builtin=False)
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        "snesalt",
+        games=["nitrogen/Boxing-v0"],
+        template="snes/SNESAlt",
+        opacity=0.8,
+        placements=[{"x": 700, "y": 400, "scale": 0.25}],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert det.template is not None
+    both = {det.template.id, *(t.id for t in det.ties)}
+    assert both == {"snes/SNES", "snes/SNESAlt"}, both
+    dst = detect.write_detection(tmp_path / "snesalt.overlay.h5", det)
+    with formats.open_file(dst, "overlay") as f:
+        assert list(formats.read_overlay(f)["skin_ties"]) == [det.ties[0].id]
+        assert f["overlay/ties/0"].attrs["template"] == det.ties[0].id
+
+
 def test_twin_layouts_are_paired_with_textures_by_name() -> None:
     ids = [f"gameboy-pixel/gameboy-color-semitransparent@{k}" for k in ("overlay", "overlay-color")]
     assert detect.paired_by_name(ids) == {ids[0]: 0, ids[1]: 1}

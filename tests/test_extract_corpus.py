@@ -120,3 +120,44 @@ def test_a_new_game_behind_a_see_through_skin_is_calibrated_anew(tmp_path: Path)
     assert n0 == 0 and n1 >= 1
     assert passes(again), again
     assert not passes(once)
+
+
+@pytest.mark.slow
+def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """SNES and SNESAlt draw the same pixels at rest and their face buttons' presses
+    differently, so detection names either and records the other as a tie (corpus
+    videos read as SNES missed SNESAlt's south presses by the thousand). extract-actions
+    reads those presses against both skins' looks and keeps, per button, the looks the
+    video's readings split by most clearly."""
+    from nitrogen_cli import detect
+
+    skins = {t.id: t for t in overlays.load_folder(shared_presets / "snes")}
+    shown, named = skins["snes/SNESAlt"], skins["snes/SNES"]
+    states = [State()] * 15 + random_states(np.random.default_rng(3), shown.shows, 105)
+    _, ov, truth = make_case(tmp_path, shown, states, width=260, opacity=0.9, size=(560, 360))
+    ex.extract(ov, tmp_path / "shown.actions.h5")
+    got, _ = formats.read_actions_file(tmp_path / "shown.actions.h5")
+    right = (got.buttons == truth.buttons).mean()  # the skin it shows, named
+    with formats.open_file(ov, "overlay") as f:
+        o = formats.read_overlay(f)
+    accuracy = {}
+    for ties in ([], [shown]):
+        det = detect.Detection(
+            o["video"], 30.0, len(states), 560, 360, True, template=named, ties=ties
+        )
+        det.bbox = tuple(o["bbox"])  # type: ignore[assignment]
+        det.transform = np.asarray(o["transform"])
+        src = detect.write_detection(tmp_path / f"named-{len(ties)}.overlay.h5", det)
+        dst = tmp_path / f"named-{len(ties)}.actions.h5"
+        ex.extract(src, dst)
+        got, _ = formats.read_actions_file(dst)
+        accuracy[len(ties)] = (got.buttons == truth.buttons).mean()
+        if ties:
+            with formats.open_file(dst, "actions") as f:
+                picked = formats.read_meta(f)["pressed_looks_from"]
+            assert picked and set(picked.values()) == {"snes/SNESAlt"}, picked
+    assert right >= 0.95
+    assert accuracy[1] >= right - 0.005, (right, accuracy)
+    assert accuracy[0] < right - 0.05, (right, accuracy)

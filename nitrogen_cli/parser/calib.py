@@ -430,21 +430,13 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
 
 
 # -- buttons, after the whole video -----------------------------------------------------
-def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0) -> float:
-    """The logit above which a button counts as pressed in this video: 0 (the network's
-    own boundary), unless its readings fall in two clear clusters (released, pressed)
-    that 0 does not cleanly split; then the widest gap between the two.
-
-    Within one video a button's two looks are drawn the same way every time, so its
-    readings cluster; a skin the network reads a little off shifts both clusters, not
-    their order. The clusters must be well apart, each near its own side of 0, and the
-    new boundary within `max_shift` of 0; otherwise the network's boundary stands.
-    """
+def two_clusters(z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The best split of readings into a low and a high cluster (Otsu on 1-D data), each
+    sorted; None for fewer than 20 readings or no split."""
     z = np.sort(np.asarray(z, np.float64).reshape(-1))
     n = len(z)
     if n < 20:
-        return 0.0
-    # best 2-cluster split of the sorted readings (Otsu on 1-D data)
+        return None
     c = np.cumsum(z)
     k = np.arange(1, n)  # split after k readings
     m1 = c[:-1] / k
@@ -455,9 +447,36 @@ def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 
     between[n - lo :] = -1
     j = int(np.argmax(between))
     if between[j] <= 0:
+        return None
+    return z[: j + 1], z[j + 1 :]
+
+
+def separation(z: np.ndarray) -> float:
+    """How far apart a button's two clusters of readings lie, in their spread; 0 when
+    the upper one is not on the pressed side (a button never pressed in the video)."""
+    split = two_clusters(z)
+    if split is None:
         return 0.0
-    split = j + 1
-    a, b = z[:split], z[split:]
+    a, b = split
+    if b.mean() <= 0:
+        return 0.0
+    return float((b.mean() - a.mean()) / (np.sqrt((a.var() + b.var()) / 2) + 1e-6))
+
+
+def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0) -> float:
+    """The logit above which a button counts as pressed in this video: 0 (the network's
+    own boundary), unless its readings fall in two clear clusters (released, pressed)
+    that 0 does not cleanly split; then the widest gap between the two.
+
+    Within one video a button's two looks are drawn the same way every time, so its
+    readings cluster; a skin the network reads a little off shifts both clusters, not
+    their order. The clusters must be well apart, each near its own side of 0, and the
+    new boundary within `max_shift` of 0; otherwise the network's boundary stands.
+    """
+    split = two_clusters(z)
+    if split is None:
+        return 0.0
+    a, b = split
     sd = np.sqrt((a.var() + b.var()) / 2) + 1e-6
     if (b.mean() - a.mean()) / sd < separation:
         return 0.0

@@ -21,7 +21,7 @@ per frame only a few numbers are kept.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, nearest_cel
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
+TIED_DIFFER = 0.05  # a tied skin's button look this far from the others' counts (max abs)
+TIED_MARGIN = 1.0  # a tied skin is taken where its presses split the readings clearer by this
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Readings:
     thumb: list[np.ndarray] = field(default_factory=list)  # (B, ns) logits
     peak: list[np.ndarray] = field(default_factory=list)  # (B, ns) best correlation
     presence: list[np.ndarray] = field(default_factory=list)  # (B,) raw correlation
+    tied: list[np.ndarray] = field(default_factory=list)  # (B, T) logits: tied_looks' slots
 
     def cat(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         parts = getattr(self, name)
@@ -93,6 +96,7 @@ class FrameParser:
         cal: Calibration,
         reuse_tol: float = 4 / 255,
         template: Any = None,
+        tied: Sequence[Tied] = (),
     ):
         import torch
 
@@ -141,6 +145,16 @@ class FrameParser:
                 prep = net.button.prepare(looks, self.gain.expand(n, 3), bg)
                 self.thumb_prep.append(net.button.fold(prep))
         self.has_thumb = [s.thumb is not None for s in L.sticks]
+        # Buttons of skins detection could not tell apart (the same at rest) that draw a
+        # press differently: read against those looks too (the video picks, `_finish`).
+        self.tied = [j for j, _, _ in tied]
+        self.tied_prep = []
+        with torch.inference_mode():
+            for j, lk, _ in tied:
+                t = torch.as_tensor(lk[None]).permute(0, 1, 4, 2, 3).contiguous()
+                prep = net.button.prepare(t, self.gain.expand(1, 3), self.btn_bg[j : j + 1])
+                self.tied_prep.append(net.button.fold(prep))
+        self.last_tied = np.full(len(tied), -20.0, np.float32)
         # last parsed crop and reading of each slot (for reuse)
         self.ref_b: np.ndarray | None = None
         self.last_b = np.zeros(self.nb, np.float32)
@@ -177,10 +191,12 @@ class FrameParser:
         out_s = np.zeros((B, self.ns, 2), np.float32)
         out_t = np.zeros((B, self.ns), np.float32)
         out_p = np.zeros((B, self.ns), np.float32)
+        out_tied = np.zeros((B, len(self.tied)), np.float32)
         with torch.inference_mode():
             if self.nb:
                 changed, self.ref_b = self._changed(btn, self.ref_b)
                 vals = np.zeros((B, self.nb), np.float32)
+                tvals = np.zeros((B, len(self.tied)), np.float32)
                 for j in range(self.nb):  # slot by slot: its looks broadcast, not copied
                     rows = np.flatnonzero(changed[:, j])
                     if len(rows):
@@ -191,10 +207,20 @@ class FrameParser:
                             for k, v in self.btn_prep.items()
                         }
                         vals[rows, j] = self.net.button.compare(obs, prep).numpy()
+                        for s, jj in enumerate(self.tied):
+                            if jj == j:
+                                alt = {
+                                    k: v.expand(n, *v.shape[1:])
+                                    for k, v in self.tied_prep[s].items()
+                                }
+                                tvals[rows, s] = self.net.button.compare(obs, alt).numpy()
                 for i in range(B):  # carry readings forward over unchanged crops
                     c = changed[i]
                     self.last_b[c] = vals[i][c]
                     out_b[i] = self.last_b
+                    ct = c[self.tied]
+                    self.last_tied[ct] = tvals[i][ct]
+                    out_tied[i] = self.last_tied
                 self.parsed += int(changed.sum())
                 self.reused += int((~changed).sum())
             if self.ns:
@@ -246,7 +272,27 @@ class FrameParser:
             "thumb": out_t,
             "peak": out_p,
             "presence": presence,
+            "tied": out_tied,
         }
+
+
+Tied = tuple[int, np.ndarray, str]  # a button slot, its looks (2, S, S, 4), the skin's id
+
+
+def tied_looks(looks: Looks, others: Sequence[tuple[str, Looks]]) -> list[Tied]:
+    """The presses that skins tied with `looks` (the same at rest) draw unlike it."""
+    out: list[Tied] = []
+    for tid, other in others:
+        names = [b.name for b in other.buttons]
+        for j, slot in enumerate(looks.buttons):
+            if slot.name not in names:
+                continue
+            lk = other.button_looks[names.index(slot.name)]
+            if lk.shape != looks.button_looks[j].shape:
+                continue
+            if float(np.abs(lk[1] - looks.button_looks[j][1]).max()) > TIED_DIFFER:
+                out.append((j, lk, tid))
+    return out
 
 
 # -- reading the overlay file ------------------------------------------------------------------
@@ -257,6 +303,7 @@ class OverlayInfo:
     video: Path
     info: dict[str, Any]
     video_record: list[dict[str, Any]]
+    ties: list[Any] = field(default_factory=list)  # skins detection could not tell apart
 
 
 def read_overlay_file(path: str | Path) -> OverlayInfo:
@@ -276,6 +323,14 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
             raise formats.FormatError("found overlay lacks /overlay/atlas_png")
         video = formats.video_path(f, path)
         formats.verify_input(f, video)
+        tied = (
+            [
+                (str(d.attrs["template"]), str(d.attrs["layout_json"]), d[()].tobytes())
+                for _, d in sorted(f["overlay/ties"].items(), key=lambda kv: int(kv[0]))
+            ]
+            if "overlay/ties" in f
+            else []
+        )
         records = [
             r
             for r in formats.provenance(f)["inputs"]
@@ -285,10 +340,11 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
         template = Template.from_bytes(
             info["layout_json"], atlas, id=str(info["template"]), layout=info.get("layout")
         )
+        ties = [Template.from_bytes(j, png, id=i, layout=info.get("layout")) for i, j, png in tied]
     except TemplateError as exc:
         raise formats.FormatError(f"its template cannot be rebuilt: {exc}") from None
     transform = np.asarray(info["transform"], np.float64).reshape(2, 3)
-    return OverlayInfo(template, transform, Path(video), info, records)
+    return OverlayInfo(template, transform, Path(video), info, records, ties)
 
 
 # -- the whole video ---------------------------------------------------------------------------
@@ -477,6 +533,13 @@ def _extract(
     vinfo = vid.probe(ov.video)
     cmap = CanvasMap.make(ov.transform, ov.template.size, (vinfo.width, vinfo.height))
     looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid)
+    tied = tied_looks(
+        looks,
+        [
+            (t.id, build_looks(t, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid))
+            for t in ov.ties
+        ],
+    )
 
     reads = Readings()
     parser: FrameParser | None = None
@@ -542,7 +605,7 @@ def _extract(
                 recalibrate()
             return
         if parser is None:
-            parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template)
+            parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template, tied)
             reader = CropReader.make(cal.cmap, looks.crop_groups)
             sampler = PointSampler(cal.cmap, cal.presence.idx)
         real = [r for _, r in items if r is not None]
@@ -570,7 +633,7 @@ def _extract(
         if len(real) < len(items):  # spread the parsed readings over the repeats
             pos = np.cumsum([r is not None for _, r in items]) - 1
             full = {}
-            for k in ("button", "stick", "thumb", "peak", "presence"):
+            for k in ("button", "stick", "thumb", "peak", "presence", "tied"):
                 src = out[k] if real else np.zeros((0, *last[k].shape[1:]), np.float32)
                 prev = last[k] if last else np.zeros((1, *src.shape[1:]), np.float32)
                 both = np.concatenate([prev, src])
@@ -595,6 +658,7 @@ def _extract(
         reads.thumb.append(np.full((n, len(looks.sticks)), -20.0, np.float32))
         reads.peak.append(np.zeros((n, len(looks.sticks)), np.float32))
         reads.presence.append(np.array([z for _, z in items], np.float32))
+        reads.tied.append(np.full((n, len(tied)), -20.0, np.float32))
         if progress:
             progress(n)
 
@@ -675,7 +739,9 @@ def _extract(
     if decoded == 0:
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
 
-    result = _finish(reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal)
+    result = _finish(
+        reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal, tied
+    )
     result.seconds = time.perf_counter() - t0
     result.decoded = decoded
     if cfg.keep_readings:
@@ -704,6 +770,7 @@ def _finish(
     read_info: Callable,
     cfg: ExtractConfig,
     cal: Calibration | None,
+    tied: Sequence[Tied] = (),
 ) -> ExtractResult:
     """Per-video post-processing and the file."""
     nb, ns = len(looks.buttons), len(looks.sticks)
@@ -729,8 +796,23 @@ def _finish(
         note = f"{missing} of {n_rows} frames could not be decoded"
 
     presence = calib.presence_score(pres_raw, SHOWN)
-    # buttons: per video, the boundary between a button's two clusters of readings
     good = presence > 0.5
+    # skins detection could not tell apart: the one whose presses split the readings
+    # into released and pressed most clearly (a wrong skin's press reads half-pressed)
+    chosen: dict[str, str] = {}
+    if tied:
+        alt = reads.cat("tied", (len(tied),))
+        own = {j: calib.separation(btn[good, j]) for j, _, _ in tied}
+        gain: dict[str, float] = {}
+        for s, (j, _, tid) in enumerate(tied):
+            gain[tid] = gain.get(tid, 0.0) + calib.separation(alt[good, s]) - own[j]
+        skin = max(gain, key=lambda t: gain[t])
+        if gain[skin] > TIED_MARGIN:
+            for s, (j, _, tid) in enumerate(tied):
+                if tid == skin:
+                    btn[:, j] = alt[:, s]
+                    chosen[looks.buttons[j].name] = tid
+    # buttons: per video, the boundary between a button's two clusters of readings
     thresholds: dict[str, float] = {}
     btn_t = np.zeros(nb, np.float32)
     thm_t = np.zeros(ns, np.float32)
@@ -813,6 +895,7 @@ def _finish(
             },
             sticks=stick_info,
             thresholds=thresholds,
+            pressed_looks_from=chosen,
             decode_note=note or None,
             elements=[e for e in ELEMENTS if e in set(ov.template.shows)],
         )
