@@ -1064,17 +1064,22 @@ def search(
     return sorted(out, key=lambda p: -p.score) + mid[cfg.finalists :]
 
 
-def look_alikes(
-    img: np.ndarray,
-    f: float,
-    best: Placement,
-    feats: Sequence[Features],
-    cfg: DetectConfig,
-    parts: Callable[[str], int] = lambda _: 0,
+def scored_alike(
+    img: np.ndarray, f: float, best: Placement, feats: Sequence[Features], cfg: DetectConfig
 ) -> list[Placement]:
-    """The best-scoring of every template with best's canvas size, at best's box: colour
-    variants of one layout, and sibling layouts drawn from the same atlas. Returned
-    first, followed by its twins, if any.
+    """best, and every other template with best's canvas size scored at best's box:
+    colour variants of one layout, and sibling layouts drawn from the same atlas."""
+    return [best] + [
+        _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
+        for feat in feats
+        if feat.size == best.feat.size and feat.id != best.feat.id
+    ]
+
+
+def look_alikes(
+    scored: Sequence[Placement], parts: Callable[[str], int] = lambda _: 0
+) -> list[Placement]:
+    """The best-scoring of `scored_alike`'s placements, followed by its twins, if any.
 
     Another layout whose coverage is within LAYOUT_NEAR of the best's but whose drawing
     explains the pixels clearly better (R² higher by LAYOUT_R2) wins instead: two dark
@@ -1086,11 +1091,6 @@ def look_alikes(
     elements) comes first, then the one named for its texture (`paired_by_name`);
     `twin_moves` tells whether another's parts show.
     """
-    scored = [best] + [
-        _scored(img, f, best.moved(feat=feat, source="look-alike"), cfg)
-        for feat in feats
-        if feat.size == best.feat.size and feat.id != best.feat.id
-    ]
     out = max(scored, key=lambda q: q.score)  # the first of equals: best, if it is one
     rivals = [
         q
@@ -1190,21 +1190,18 @@ def twin_moves(
     return float(np.mean(gains > TWIN_GAIN) - np.mean(gains < -TWIN_GAIN))
 
 
-def tied_skins(
-    img: np.ndarray, f: float, place: Placement, feats: Sequence[Features], cfg: DetectConfig
-) -> list[str]:
-    """Ids of the other skins of place's layout whose fit at its box is within SKIN_TIE of
-    its own in coverage and in R²: colour variants that draw the same pixels at rest."""
-    out = []
-    for feat in feats:
-        if feat.layout != place.feat.layout or feat.size != place.feat.size:
-            continue
-        if feat.id == place.feat.id:
-            continue
-        q = _scored(img, f, place.moved(feat=feat, source="look-alike"), cfg)
-        if abs(q.score - place.score) <= SKIN_TIE and abs(q.r2 - place.r2) <= SKIN_TIE:
-            out.append(feat.id)
-    return out
+def tied_skins(scored: Sequence[Placement], place: Placement) -> list[str]:
+    """Ids of the other skins of place's layout whose fit at its box (`scored_alike`) is
+    within SKIN_TIE of its own in coverage and in R²: colour variants that draw the same
+    pixels at rest."""
+    return [
+        q.feat.id
+        for q in scored
+        if q.feat.layout == place.feat.layout
+        and q.feat.id != place.feat.id
+        and abs(q.score - place.score) <= SKIN_TIE
+        and abs(q.r2 - place.r2) <= SKIN_TIE
+    ]
 
 
 SKIN_TIE = 0.002  # fits this close are ties (skins identical at rest fit equal to 1e-4)
@@ -1261,9 +1258,8 @@ def decide(
     # The stable box, polished and scored on the average of the frames that show it.
     q = polish(fr.mean(shown, "mid"), fr.f_mid, locations[stable].moved(frames=shown), cfg)
     place = polish(fr.mean(shown, "full"), fr.f_full, q, cfg, steps=4)
-    twins = look_alikes(
-        fr.mean(shown, "full"), fr.f_full, place, feats, cfg, lambda i: len(templates[i].shows)
-    )
+    alike = scored_alike(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
+    twins = look_alikes(alike, lambda i: len(templates[i].shows))
     place = twins[0]
     for other in twins[1:]:
         a, b = templates[place.feat.id], templates[other.feat.id]
@@ -1311,9 +1307,7 @@ def decide(
         det.template = templates[place.feat.id]
         det.bbox = tuple(float(v) for v in place.bbox)  # type: ignore[assignment]
         det.transform = place.transform
-        det.ties = [
-            templates[i] for i in tied_skins(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
-        ]
+        det.ties = [templates[i] for i in tied_skins(alike, place)]
         if det.ties:
             log(f"tied at rest: {[t.id for t in det.ties]}")
     else:  # then no frame shows it either

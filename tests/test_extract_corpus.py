@@ -129,8 +129,8 @@ def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
     """SNES and SNESAlt draw the same pixels at rest and their face buttons' presses
     differently, so detection names either and records the other as a tie (corpus
     videos read as SNES missed SNESAlt's south presses by the thousand). extract-actions
-    reads those presses against both skins' looks and keeps, per button, the looks the
-    video's readings split by most clearly."""
+    reads those buttons against both skins' looks and takes the skin whose looks explain
+    the crops better."""
     from nitrogen_cli import detect
 
     skins = {t.id: t for t in overlays.load_folder(shared_presets / "snes")}

@@ -451,18 +451,6 @@ def two_clusters(z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return z[: j + 1], z[j + 1 :]
 
 
-def separation(z: np.ndarray) -> float:
-    """How far apart a button's two clusters of readings lie, in their spread; 0 when
-    the upper one is not on the pressed side (a button never pressed in the video)."""
-    split = two_clusters(z)
-    if split is None:
-        return 0.0
-    a, b = split
-    if b.mean() <= 0:
-        return 0.0
-    return float((b.mean() - a.mean()) / (np.sqrt((a.var() + b.var()) / 2) + 1e-6))
-
-
 def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)

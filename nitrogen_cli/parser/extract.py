@@ -39,7 +39,7 @@ from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
 TIED_DIFFER = 0.05  # a tied skin's button look this far from the others' counts (max abs)
-TIED_MARGIN = 1.0  # a tied skin is taken where its presses split the readings clearer by this
+TIED_MARGIN = 0.02  # a tied skin is taken where it lowers the residual by this share
 
 
 @dataclass
@@ -97,6 +97,7 @@ class FrameParser:
         reuse_tol: float = 4 / 255,
         template: Any = None,
         tied: Sequence[Tied] = (),
+        tied_fit: np.ndarray | None = None,
     ):
         import torch
 
@@ -155,6 +156,9 @@ class FrameParser:
                 prep = net.button.prepare(t, self.gain.expand(1, 3), self.btn_bg[j : j + 1])
                 self.tied_prep.append(net.button.fold(prep))
         self.last_tied = np.full(len(tied), -20.0, np.float32)
+        # per tied look: [sum over parsed crops of how much better it explains them than
+        # the named skin's looks, the named skin's own residual] (`_explains`)
+        self.tied_fit = np.zeros((2, len(tied))) if tied_fit is None else tied_fit
         # last parsed crop and reading of each slot (for reuse)
         self.ref_b: np.ndarray | None = None
         self.last_b = np.zeros(self.nb, np.float32)
@@ -207,6 +211,7 @@ class FrameParser:
                             for k, v in self.btn_prep.items()
                         }
                         vals[rows, j] = self.net.button.compare(obs, prep).numpy()
+                        own = None
                         for s, jj in enumerate(self.tied):
                             if jj == j:
                                 alt = {
@@ -214,6 +219,10 @@ class FrameParser:
                                     for k, v in self.tied_prep[s].items()
                                 }
                                 tvals[rows, s] = self.net.button.compare(obs, alt).numpy()
+                                own = _explains(obs, prep) if own is None else own
+                                other = _explains(obs, alt)
+                                self.tied_fit[0, s] += float((own - other).sum())
+                                self.tied_fit[1, s] += float(own.sum())
                 for i in range(B):  # carry readings forward over unchanged crops
                     c = changed[i]
                     self.last_b[c] = vals[i][c]
@@ -277,6 +286,17 @@ class FrameParser:
 
 
 Tied = tuple[int, np.ndarray, str]  # a button slot, its looks (2, S, S, 4), the skin's id
+
+
+def _explains(obs: Any, prep: dict) -> np.ndarray:
+    """(n,) per crop: the mean squared residual of the better of an element's two looks
+    (each locally fitted to the crop, as the comparator sees them)."""
+    from nitrogen_cli.parser.model import _local_fit
+
+    fr, fp = _local_fit(obs, prep["er"], prep["ep"], prep["keep"])
+    r = ((obs - fr) ** 2).mean(dim=(1, 2, 3))
+    p = ((obs - fp) ** 2).mean(dim=(1, 2, 3))
+    return np.minimum(r.numpy(), p.numpy())
 
 
 def tied_looks(looks: Looks, others: Sequence[tuple[str, Looks]]) -> list[Tied]:
@@ -540,6 +560,7 @@ def _extract(
             for t in ov.ties
         ],
     )
+    tied_fit = np.zeros((2, len(tied)))  # summed over every calibration's parser
 
     reads = Readings()
     parser: FrameParser | None = None
@@ -605,7 +626,7 @@ def _extract(
                 recalibrate()
             return
         if parser is None:
-            parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template, tied)
+            parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template, tied, tied_fit)
             reader = CropReader.make(cal.cmap, looks.crop_groups)
             sampler = PointSampler(cal.cmap, cal.presence.idx)
         real = [r for _, r in items if r is not None]
@@ -740,7 +761,7 @@ def _extract(
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
 
     result = _finish(
-        reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal, tied
+        reads, looks, ov, vinfo, dst, overlay_path, note, net, read_info, cfg, cal, tied, tied_fit
     )
     result.seconds = time.perf_counter() - t0
     result.decoded = decoded
@@ -771,6 +792,7 @@ def _finish(
     cfg: ExtractConfig,
     cal: Calibration | None,
     tied: Sequence[Tied] = (),
+    tied_fit: np.ndarray | None = None,
 ) -> ExtractResult:
     """Per-video post-processing and the file."""
     nb, ns = len(looks.buttons), len(looks.sticks)
@@ -797,17 +819,19 @@ def _finish(
 
     presence = calib.presence_score(pres_raw, SHOWN)
     good = presence > 0.5
-    # skins detection could not tell apart: the one whose presses split the readings
-    # into released and pressed most clearly (a wrong skin's press reads half-pressed)
+    # skins detection could not tell apart: the one whose looks explain the crops of
+    # the buttons they draw differently clearly better than the named skin's (pressed
+    # frames; released ones are drawn alike)
     chosen: dict[str, str] = {}
-    if tied:
+    if tied and tied_fit is not None:
         alt = reads.cat("tied", (len(tied),))
-        own = {j: calib.separation(btn[good, j]) for j, _, _ in tied}
-        gain: dict[str, float] = {}
-        for s, (j, _, tid) in enumerate(tied):
-            gain[tid] = gain.get(tid, 0.0) + calib.separation(alt[good, s]) - own[j]
-        skin = max(gain, key=lambda t: gain[t])
-        if gain[skin] > TIED_MARGIN:
+        gain: dict[str, list[float]] = {}
+        for s, (_, _, tid) in enumerate(tied):
+            g = gain.setdefault(tid, [0.0, 0.0])
+            g[0] += float(tied_fit[0, s])
+            g[1] += float(tied_fit[1, s])
+        skin = max(gain, key=lambda t: gain[t][0])
+        if gain[skin][0] > TIED_MARGIN * gain[skin][1]:
             for s, (j, _, tid) in enumerate(tied):
                 if tid == skin:
                     btn[:, j] = alt[:, s]
