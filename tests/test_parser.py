@@ -202,6 +202,21 @@ def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> N
     assert meta["held_out"]["button_acc"] >= 0
 
 
+def test_a_per_video_button_boundary_moves_between_clusters_but_never_flips_most() -> None:
+    rng = np.random.default_rng(0)
+    released = rng.normal(-5.0, 0.4, 900)
+    # a skin the network reads a little off: presses at -0.8, below its own boundary
+    pressed = rng.normal(-0.8, 0.2, 100)
+    t = calib.button_threshold(np.concatenate([released, pressed]))
+    assert -4.0 < t < -1.5
+    # barely released all video beside a few clear readings (corpus c25-0031's left
+    # trigger, read pressed in every frame before): the boundary stays
+    barely = rng.normal(-0.15, 0.1, 980)
+    clear = rng.normal(-3.6, 0.2, 20)
+    assert calib.button_threshold(np.concatenate([barely, clear])) == 0.0
+    assert calib.button_threshold(np.concatenate([barely, clear]), max_flip=1.0) < -1.0
+
+
 def test_a_button_held_through_calibration_does_not_pass_for_background() -> None:
     # a translucent overlay over a steady game; the right trigger held in most frames:
     # the frames' median shows it pressed, and taken for background it would make the

@@ -451,15 +451,20 @@ def two_clusters(z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return z[: j + 1], z[j + 1 :]
 
 
-def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0) -> float:
+def button_threshold(
+    z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0, max_flip: float = 0.5
+) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)
     that 0 does not cleanly split; then the widest gap between the two.
 
     Within one video a button's two looks are drawn the same way every time, so its
     readings cluster; a skin the network reads a little off shifts both clusters, not
-    their order. The clusters must be well apart, each near its own side of 0, and the
-    new boundary within `max_shift` of 0; otherwise the network's boundary stands.
+    their order. The clusters must be well apart, each near its own side of 0, the
+    new boundary within `max_shift` of 0, and it may turn at most `max_flip` of the
+    readings from one state to the other (a button the network reads as barely released
+    throughout, beside a few clearly released readings, is not held all video);
+    otherwise the network's boundary stands.
     """
     split = two_clusters(z)
     if split is None:
@@ -475,4 +480,7 @@ def button_threshold(z: np.ndarray, max_shift: float = 3.0, separation: float = 
         return 0.0
     if (a[-1] < 0 < b[0]) or a[-1] == b[0]:
         return 0.0  # 0 already splits them cleanly
+    both = np.concatenate([a, b])
+    if np.mean((both >= min(t, 0.0)) & (both < max(t, 0.0))) > max_flip:
+        return 0.0
     return float(t)
