@@ -430,27 +430,6 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
 
 
 # -- buttons, after the whole video -----------------------------------------------------
-def two_clusters(z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The best split of readings into a low and a high cluster (Otsu on 1-D data), each
-    sorted; None for fewer than 20 readings or no split."""
-    z = np.sort(np.asarray(z, np.float64).reshape(-1))
-    n = len(z)
-    if n < 20:
-        return None
-    c = np.cumsum(z)
-    k = np.arange(1, n)  # split after k readings
-    m1 = c[:-1] / k
-    m2 = (c[-1] - c[:-1]) / (n - k)
-    between = k * (n - k) * (m1 - m2) ** 2
-    lo = max(2, int(0.002 * n))
-    between[: lo - 1] = -1
-    between[n - lo :] = -1
-    j = int(np.argmax(between))
-    if between[j] <= 0:
-        return None
-    return z[: j + 1], z[j + 1 :]
-
-
 def button_threshold(
     z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0, max_flip: float = 0.5
 ) -> float:
@@ -466,10 +445,24 @@ def button_threshold(
     throughout, beside a few clearly released readings, is not held all video);
     otherwise the network's boundary stands.
     """
-    split = two_clusters(z)
-    if split is None:
+    z = np.sort(np.asarray(z, np.float64).reshape(-1))
+    n = len(z)
+    if n < 20:
         return 0.0
-    a, b = split
+    # best 2-cluster split of the sorted readings (Otsu on 1-D data)
+    c = np.cumsum(z)
+    k = np.arange(1, n)  # split after k readings
+    m1 = c[:-1] / k
+    m2 = (c[-1] - c[:-1]) / (n - k)
+    between = k * (n - k) * (m1 - m2) ** 2
+    lo = max(2, int(0.002 * n))
+    between[: lo - 1] = -1
+    between[n - lo :] = -1
+    j = int(np.argmax(between))
+    if between[j] <= 0:
+        return 0.0
+    split = j + 1
+    a, b = z[:split], z[split:]
     sd = np.sqrt((a.var() + b.var()) / 2) + 1e-6
     if (b.mean() - a.mean()) / sd < separation:
         return 0.0
@@ -480,7 +473,6 @@ def button_threshold(
         return 0.0
     if (a[-1] < 0 < b[0]) or a[-1] == b[0]:
         return 0.0  # 0 already splits them cleanly
-    both = np.concatenate([a, b])
-    if np.mean((both >= min(t, 0.0)) & (both < max(t, 0.0))) > max_flip:
+    if np.mean((z >= min(t, 0.0)) & (z < max(t, 0.0))) > max_flip:
         return 0.0
     return float(t)

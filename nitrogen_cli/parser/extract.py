@@ -148,7 +148,7 @@ class FrameParser:
         self.has_thumb = [s.thumb is not None for s in L.sticks]
         # Buttons of skins detection could not tell apart (the same at rest) that draw a
         # press differently: read against those looks too (the video picks, `_finish`).
-        self.tied = [j for j, _, _ in tied]
+        self.tied = np.array([j for j, _, _ in tied], np.int64)
         self.tied_prep = []
         with torch.inference_mode():
             for j, lk, _ in tied:
@@ -588,27 +588,25 @@ def _extract(
         assert cal is not None and sampler is not None
         items, held = held, []
         rois = [r for _, r in items if r is not None]
-        if len(rois) < 3:
-            for j in range(0, len(items), cfg.batch):
-                flush(items[j : j + cfg.batch], check=False)
-            return
-        spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
-        new = calibrate([rois[i] for i in spread], cal.cmap, looks, align=False)
-        new.aligned = cal.aligned
-        z_old = cal.presence.score(np.stack([sampler(r) for r in rois]))
-        z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
-        ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
-        gained = float(np.median(z_new) - np.median(z_old))
-        keep = gained >= 0.1 and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
-        log(
-            f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> {np.median(z_new):.2f} "
-            f"on a new calibration (opacity x{ratio:.2f}): {'kept' if keep else 'not kept'}"
-        )
-        if keep:
-            cal, parser, usual = new, None, float(np.median(z_new))
-            recalibrated += 1
-        else:
-            wait_until = items[-1][0] + cfg.recal_wait
+        if len(rois) >= 3:
+            spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
+            new = calibrate([rois[i] for i in spread], cal.cmap, looks, align=False)
+            new.aligned = cal.aligned
+            z_old = cal.presence.score(np.stack([sampler(r) for r in rois]))
+            z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
+            ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
+            gained = float(np.median(z_new) - np.median(z_old))
+            keep = gained >= 0.1 and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
+            log(
+                f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> "
+                f"{np.median(z_new):.2f} on a new calibration (opacity x{ratio:.2f}): "
+                f"{'kept' if keep else 'not kept'}"
+            )
+            if keep:
+                cal, parser, usual = new, None, float(np.median(z_new))
+                recalibrated += 1
+            else:
+                wait_until = items[-1][0] + cfg.recal_wait
         for j in range(0, len(items), cfg.batch):
             flush(items[j : j + cfg.batch], check=False)
 
@@ -616,7 +614,7 @@ def _extract(
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
         change at all) repeats the reading before it. A batch where the overlay stands
         out much less than it did is held back, and calibrated on anew (`recalibrate`)."""
-        nonlocal parser, last, reader, sampler, usual, held
+        nonlocal parser, last, reader, sampler, held
         if not items:
             return
         assert cal is not None
