@@ -161,3 +161,53 @@ def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
     assert right >= 0.95
     assert accuracy[1] >= right - 0.005, (right, accuracy)
     assert accuracy[0] < right - 0.05, (right, accuracy)
+
+
+@pytest.mark.slow
+def test_a_faint_skin_is_calibrated_on_where_it_shows_at_detections_opacity(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """A dark minimal skin over a dark game never stands out against the probe (its
+    rest look over mid-grey); calibration waited for a frame that did, and corpus
+    c25-0022 went unread but for its last frames (1692 of 1824 south presses missed).
+    Frames where a calibration finds the overlay at the opacity detection fitted are
+    calibrated on instead."""
+    import h5py
+
+    from tests.test_detect import corpus_clip
+
+    mp4 = corpus_clip(
+        tmp_path,
+        id="faint",
+        k=22,
+        seed=25,
+        fps=30,
+        frames=240,
+        canvas=[1280, 720],
+        crf=25,
+        display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+        background={"kind": "blur", "colour": [22, 5, 29]},
+        player="auto",
+        human={"dpad_prob": 0.1, "idle_rate": 0.0, "mistake_rate": 0.04, "reaction_s": 0.2},
+        games=["nitrogen/Boxing-v0"],
+        segments=[{"start": 0, "end": 240, "game": 0, "phase": 0, "placement": 0}],
+        template="xbox-kba-minimal/XBox-KBA@XBox_KBA_Minimal_03_GIDless",
+        opacity=0.65,
+        placements=[{"x": 791, "y": 265, "scale": 0.2173}],
+        builtin=False,
+        template_dirs=[str(shared_presets)],
+    )
+    truth = mp4.with_suffix("").with_suffix(".truth.h5")
+    ov = overlay_from_truth(truth, tmp_path / "faint.overlay.h5")
+    cfg = ex.ExtractConfig(calib_max=100)
+    dst = tmp_path / "faint.actions.h5"
+    ex.extract(ov, dst, cfg)
+    pair = ee.load_pair(dst, truth)
+    assert pair.true.buttons[pair.scored].any(), "the player presses something"
+    fig = ee.figures([pair])
+    assert passes(fig), fig
+    # the same file without detection's opacity: calibrated on its last frames only
+    with h5py.File(ov, "r+") as f:
+        del f["overlay"].attrs["opacity"]
+    ex.extract(ov, dst, cfg)
+    assert not passes(ee.figures([ee.load_pair(dst, truth)]))

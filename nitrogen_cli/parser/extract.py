@@ -569,6 +569,10 @@ def _extract(
     unclear: list[tuple[int, np.ndarray, float]] = []  # frames that may not
     note = ""
     cal: Calibration | None = None
+    # a skin that stands out little against the probe's grey (a dark minimal skin over a
+    # dark game) is still calibrated on where it shows at detection's opacity
+    det_opacity = float(ov.info.get("opacity") or 0.0)
+    next_faint, faint_wait = 0, cfg.calib_max // 2
     probe_pres = calib.Presence(looks.rest, looks.static, np.ones(3), np.full(3, 0.5))
     probe_at = PointSampler(cmap, probe_pres.idx)
     reader: CropReader | None = None  # crops straight from the video, once calibrated
@@ -681,15 +685,30 @@ def _extract(
         if progress:
             progress(n)
 
-    def start(buffer: list[tuple[int, np.ndarray, float]]) -> None:
-        """Calibrate on the buffered frames that show the overlay best, then parse them."""
+    def start(buffer: list[tuple[int, np.ndarray, float]], faint: bool = False) -> bool:
+        """Calibrate on the buffered frames that show the overlay best, then parse them.
+        With `faint` (no frame stood out against the probe), only where the calibration
+        finds the overlay there, at an opacity like the one detection fitted: frames
+        without it fit a small fraction of it."""
         nonlocal cal, usual
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
         keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
-        cal = calibrate(keep, cmap, looks)
-        at = PointSampler(cal.cmap, cal.presence.idx)
-        usual = float(np.median(cal.presence.score(np.stack([at(r) for r in keep])))) if keep else 0
+        trial = calibrate(keep, cmap, looks)
+        at = PointSampler(trial.cmap, trial.presence.idx)
+        usual = 0.0
+        if keep:
+            usual = float(np.median(trial.presence.score(np.stack([at(r) for r in keep]))))
+        if faint:
+            ratio = float(np.mean(trial.gain)) / max(det_opacity, 1e-6)
+            ok = usual >= SHOWN and 0.5 <= ratio <= 2
+            log(
+                f"frame {buffer[0][0]}: faint overlay, presence {usual:.2f} on a calibration "
+                f"(opacity x{ratio:.2f} detection's): {'kept' if ok else 'not kept'}"
+            )
+            if not ok:
+                return False
+        cal = trial
         log(
             f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
@@ -697,6 +716,7 @@ def _extract(
         items = [(i, r) for i, r, _ in buffer]
         for j in range(0, len(items), cfg.batch):
             flush(items[j : j + cfg.batch])
+        return True
 
     decoded = 0
     feed = ReadAhead(ov.video, cmap)
@@ -723,6 +743,13 @@ def _extract(
                     calib_rois.append((index, roi, z))
                 else:
                     unclear.append((index, roi, z))
+                    faint = not calib_rois and det_opacity and len(unclear) >= cfg.calib_max
+                    if faint and index >= next_faint:
+                        if start(unclear, faint=True):
+                            unclear = []
+                            continue
+                        faint_wait *= 2  # tries back off: 300, 600, 1200 frames on
+                        next_faint = index + faint_wait
                     if len(unclear) > cfg.calib_max:
                         i0, _, z0 = unclear.pop(0)
                         absent([(i0, z0)])
