@@ -211,3 +211,54 @@ def test_a_faint_skin_is_calibrated_on_where_it_shows_at_detections_opacity(
         del f["overlay"].attrs["opacity"]
     ex.extract(ov, dst, cfg)
     assert not passes(ee.figures([ee.load_pair(dst, truth)]))
+
+
+@pytest.mark.slow
+def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path) -> None:
+    """Detection placed corpus c25-0018's thin-lined skin 1 px low and 0.9% short; the
+    calibration's alignment moved it a third of the way, the fitted opacity fell from
+    0.83 to 0.55 and the right trigger's presses went unread (1146 of 1149)."""
+    import h5py
+
+    from tests.test_detect import corpus_clip
+
+    mp4 = corpus_clip(
+        tmp_path,
+        id="off",
+        k=18,
+        seed=25,
+        fps=30,
+        frames=150,
+        canvas=[1280, 720],
+        crf=27,
+        display={"align": "center", "aspect": "native", "filter": "linear", "zoom": 1.0},
+        background={"kind": "solid", "colour": [5, 24, 42]},
+        player="auto",
+        human={"dpad_prob": 0.3, "idle_rate": 0.0, "mistake_rate": 0.05, "reaction_s": 0.2},
+        games=["nitrogen/DoomMyWayHome-v0"],
+        segments=[{"start": 0, "end": 150, "game": 0, "phase": 0, "placement": 0}],
+        template="xbox-controller/xbox-controller",
+        opacity=0.83,
+        placements=[{"x": 1060, "y": 583, "scale": 0.1026}],
+        builtin=False,
+        template_dirs=[str(shared_presets)],
+    )
+    truth = mp4.with_suffix("").with_suffix(".truth.h5")
+    ov = overlay_from_truth(truth, tmp_path / "off.overlay.h5")
+    with h5py.File(ov, "r+") as f:
+        true_t = f["overlay"].attrs["transform"].copy()
+        off = true_t.copy()
+        off[1, 2] += 1.0
+        off[1, 1] *= 0.991
+        f["overlay"].attrs["transform"] = off
+    dst = tmp_path / "off.actions.h5"
+    result = ex.extract(ov, dst, ex.ExtractConfig(keep_readings=True))
+    cal = result.readings[4]
+    fig = ee.figures([ee.load_pair(dst, truth)])
+    assert fig["f1"]["right_trigger"]["pressed"] >= 5
+    assert passes(fig), fig
+    assert abs(float(np.mean(cal.gain)) - 0.83) < 0.1, cal.gain
+    # the canvas' bottom edge, where the misplacement was largest, back within 0.3 px
+    h = overlays.load_folder(shared_presets / "xbox-controller")[0].size[1]
+    got = cal.cmap.transform
+    assert abs((got[1, 1] - true_t[1, 1]) * h + got[1, 2] - true_t[1, 2]) < 0.3
