@@ -40,6 +40,8 @@ from nitrogen_cli.parser.pipeline import Calibration, calibrate
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
 TIED_DIFFER = 0.05  # a tied skin's button look this far from the others' counts (max abs)
 TIED_MARGIN = 0.02  # a tied skin is taken where it lowers the residual by this share
+RES_RISE = 12.0  # a button crop its looks explain this many times worse than usual: changed
+RES_STEP = 16  # every this many frames of a batch is checked for that
 
 
 @dataclass
@@ -297,6 +299,65 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
     r = ((obs - fr) ** 2).mean(dim=(1, 2, 3))
     p = ((obs - fp) ** 2).mean(dim=(1, 2, 3))
     return np.minimum(r.numpy(), p.numpy())
+
+
+class ButtonFit:
+    """How well each button's two looks, over one calibration's background, explain its
+    crops (`_explains`): a background that changed under a see-through button (a new
+    game, a card, a score) fits neither look, where the overlay's own pixels may not
+    change at all."""
+
+    def __init__(self, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()):
+        """A button of skins tied at rest counts as explained by any of their looks (a
+        press of the skin the video shows looks unlike the named skin's)."""
+        import torch
+
+        nb = len(looks.buttons)
+        bg = torch.as_tensor(looks.crops(cal.bg)[0]).permute(0, 3, 1, 2)
+        lk = torch.as_tensor(looks.button_looks).permute(0, 1, 4, 2, 3)
+        gain = torch.as_tensor(cal.gain)
+        with torch.inference_mode():
+            self.prep = net.button.prepare(lk, gain.expand(nb, 3), bg)
+            self.tied = [
+                (
+                    j,
+                    net.button.prepare(
+                        torch.as_tensor(t[None]).permute(0, 1, 4, 2, 3),
+                        gain.expand(1, 3),
+                        bg[j : j + 1],
+                    ),
+                )
+                for j, t, _ in tied
+            ]
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        """(n, nb, S, S, 3) button crops -> (n, nb) residuals."""
+        import torch
+
+        n, nb, S = crops.shape[:3]
+        with torch.inference_mode():
+            obs = torch.as_tensor(crops).permute(0, 1, 4, 2, 3)  # (n, nb, 3, S, S)
+            prep = {
+                k: self.prep[k][None].expand(n, -1, -1, -1, -1).reshape(n * nb, -1, S, S)
+                for k in ("er", "ep", "keep")
+            }
+            out = _explains(obs.reshape(n * nb, 3, S, S), prep).reshape(n, nb)
+            for j, tp in self.tied:
+                prep = {k: tp[k].expand(n, -1, -1, -1) for k in ("er", "ep", "keep")}
+                out[:, j] = np.minimum(out[:, j], _explains(obs[:, j], prep))
+        return out
+
+
+def risen(res: np.ndarray, usual: np.ndarray) -> int:
+    """The first row from which some button's crops are mostly explained `RES_RISE`
+    times worse than usual, or -1."""
+    high = res > RES_RISE * usual
+    first = -1
+    for j in range(res.shape[1]):
+        k = int(np.argmax(high[:, j]))
+        if high[k, j] and high[k:, j].mean() >= 0.5 and (first < 0 or k < first):
+            first = k
+    return first
 
 
 def tied_looks(looks: Looks, others: Sequence[tuple[str, Looks]]) -> list[Tied]:
@@ -580,15 +641,21 @@ def _extract(
 
     last: dict[str, np.ndarray] = {}  # the latest frame's readings
     usual = 0.0  # the overlay's presence on the frames of the last calibration
+    fit: ButtonFit | None = None  # the last calibration's button fit
+    fit_usual: np.ndarray | None = None  # its residuals on the first frames read after it
+    res_hold = False  # the frames held back were held for a button's residual
+    res_misses = 0  # calibrations held for that in a row and not kept
     held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
     wait_until = -1  # no new calibration is tried before this frame
     recalibrated = 0
 
     def recalibrate() -> None:
         """Calibrate on the held-back frames; keep it where the overlay stands out
-        clearly better against the new background, with an opacity like the old one's
-        (frames without the overlay would otherwise be taken for its background)."""
-        nonlocal cal, parser, usual, held, wait_until, recalibrated
+        clearly better against the new background (or, held for a button's crops, where
+        they are explained twice as well), with an opacity like the old one's (frames
+        without the overlay would otherwise be taken for its background)."""
+        nonlocal cal, parser, usual, held, wait_until, recalibrated, fit, fit_usual, res_hold
+        nonlocal res_misses
         assert cal is not None and sampler is not None
         items, held = held, []
         rois = [r for _, r in items if r is not None]
@@ -600,25 +667,52 @@ def _extract(
             z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
             ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
             gained = float(np.median(z_new) - np.median(z_old))
-            keep = gained >= 0.1 and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
+            better = gained >= 0.1
+            why = ""
+            if res_hold and fit is not None and fit_usual is not None and reader is not None:
+                # held for some buttons' crops: the new background is taken under those
+                # alone (elsewhere the old one explained the frames, a held press too),
+                # and kept where it explains them twice as well
+                crops = reader(np.stack(rois))[0]
+                old_fit = fit(crops) / fit_usual
+                changed = np.median(old_fit, axis=0) >= RES_RISE / 2
+                if changed.any() and not better:
+                    bg = cal.bg.copy()
+                    for j in np.flatnonzero(changed):
+                        x, y, w, h = looks.button_boxes[j]
+                        bg[y : y + h, x : x + w] = new.bg[y : y + h, x : x + w]
+                    pres = calib.Presence(looks.rest, looks.static, cal.gain, bg)
+                    new = Calibration(cal.cmap, cal.gain, bg, pres, cal.aligned, cal.click_bg)
+                    z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
+                    ratio = 1.0
+                r_old = old_fit.max(axis=1)
+                r_new = (ButtonFit(net, looks, new, tied)(crops) / fit_usual).max(axis=1)
+                m_old, m_new = float(np.median(r_old)), float(np.median(r_new))
+                better = better or (m_new <= 0.5 * m_old and m_new <= 2 * RES_RISE)
+                why = f", buttons fit x{m_old:.1f} -> x{m_new:.1f} usual"
+            keep = better and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
             log(
                 f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> "
-                f"{np.median(z_new):.2f} on a new calibration (opacity x{ratio:.2f}): "
+                f"{np.median(z_new):.2f}{why} on a new calibration (opacity x{ratio:.2f}): "
                 f"{'kept' if keep else 'not kept'}"
             )
             if keep:
                 cal, parser, usual = new, None, float(np.median(z_new))
-                recalibrated += 1
+                recalibrated, res_misses = recalibrated + 1, 0
             else:
-                wait_until = items[-1][0] + cfg.recal_wait
+                # after a miss on a button's crops, each next try waits twice as long
+                res_misses = res_misses + 1 if res_hold else 0
+                wait_until = items[-1][0] + cfg.recal_wait * 2**res_misses
+        res_hold = False
         for j in range(0, len(items), cfg.batch):
             flush(items[j : j + cfg.batch], check=False)
 
     def flush(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
         change at all) repeats the reading before it. A batch where the overlay stands
-        out much less than it did is held back, and calibrated on anew (`recalibrate`)."""
-        nonlocal parser, last, reader, sampler, held
+        out much less than it did, or a button's crops fit its looks much worse, is held
+        back and calibrated on anew (`recalibrate`)."""
+        nonlocal parser, last, reader, sampler, held, fit, fit_usual, res_hold
         if not items:
             return
         assert cal is not None
@@ -631,6 +725,8 @@ def _extract(
             parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template, tied, tied_fit)
             reader = CropReader.make(cal.cmap, looks.crop_groups)
             sampler = PointSampler(cal.cmap, cal.presence.idx)
+            fit = ButtonFit(net, looks, cal, tied) if cfg.recal_drop and looks.buttons else None
+            fit_usual = None
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
         if real and reader is not None and sampler is not None:
@@ -647,6 +743,27 @@ def _extract(
                         recalibrate()
                     return
             groups = reader(np.stack(real))
+            if fit is not None:
+                sub = np.arange(0, len(real), RES_STEP)
+                res = fit(groups[0][sub])
+                if fit_usual is None:  # the frames read first after a calibration
+                    fit_usual = np.maximum(np.median(res, axis=0), 1e-4)
+                elif check and items[-1][0] >= wait_until:
+                    k = risen(res, fit_usual)
+                    if k >= 0:
+                        # from the frame since the last one checked that it shows in
+                        # throughout (a passing object before a switch is not its start)
+                        lo = sub[k - 1] + 1 if k else 0
+                        worse = (fit(groups[0][lo : sub[k] + 1]) > RES_RISE * fit_usual).any(1)
+                        first = (
+                            lo + len(worse) - int(np.argmin(worse[::-1])) if not worse.all() else lo
+                        )
+                        at = [i for i, (_, r) in enumerate(items) if r is not None][first]
+                        flush(items[:at], check=False)
+                        held, res_hold = list(items[at:]), True
+                        if len(real) - first >= cfg.recal_frames:
+                            recalibrate()
+                        return
             out = parser.parse(*groups, pres)
         elif real:  # a placement too rotated for the direct crops: through the canvas
             canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for r in real])
