@@ -654,8 +654,7 @@ def _extract(
         clearly better against the new background (or, held for a button's crops, where
         they are explained twice as well), with an opacity like the old one's (frames
         without the overlay would otherwise be taken for its background)."""
-        nonlocal cal, parser, usual, held, wait_until, recalibrated, fit, fit_usual, res_hold
-        nonlocal res_misses
+        nonlocal cal, parser, usual, held, wait_until, recalibrated, res_hold, res_misses
         assert cal is not None and sampler is not None
         items, held = held, []
         rois = [r for _, r in items if r is not None]
