@@ -291,7 +291,8 @@ def test_a_real_preset_at_low_opacity(tmp_path: Path, shared_presets: Path, fold
 
 
 def preset_clip(tmp_path: Path, shared_presets: Path, name: str, **spec: object) -> Path:
-    """A 1280x720 corpus video of a `../shared` preset from an explicit spec."""
+    """A 1280x720 corpus video of a `../shared` preset from an explicit spec (one
+    segment of one game unless `segments` says otherwise)."""
     base: dict[str, object] = dict(
         id=name,
         k=1,
@@ -308,7 +309,9 @@ def preset_clip(tmp_path: Path, shared_presets: Path, name: str, **spec: object)
         builtin=False,
     )
     base.update(spec)
-    base["segments"] = [{"start": 0, "end": base["frames"], "game": 0, "phase": 0, "placement": 0}]
+    base.setdefault(
+        "segments", [{"start": 0, "end": base["frames"], "game": 0, "phase": 0, "placement": 0}]
+    )
     return corpus_clip(tmp_path, **base)
 
 

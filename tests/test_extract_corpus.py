@@ -174,28 +174,23 @@ def test_a_faint_skin_is_calibrated_on_where_it_shows_at_detections_opacity(
     calibrated on instead."""
     import h5py
 
-    from tests.test_detect import corpus_clip
+    from tests.test_detect import preset_clip
 
-    mp4 = corpus_clip(
+    mp4 = preset_clip(
         tmp_path,
-        id="faint",
+        shared_presets,
+        "faint",
         k=22,
         seed=25,
-        fps=30,
         frames=240,
-        canvas=[1280, 720],
         crf=25,
         display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
         background={"kind": "blur", "colour": [22, 5, 29]},
-        player="auto",
         human={"dpad_prob": 0.1, "idle_rate": 0.0, "mistake_rate": 0.04, "reaction_s": 0.2},
         games=["nitrogen/Boxing-v0"],
-        segments=[{"start": 0, "end": 240, "game": 0, "phase": 0, "placement": 0}],
         template="xbox-kba-minimal/XBox-KBA@XBox_KBA_Minimal_03_GIDless",
         opacity=0.65,
         placements=[{"x": 791, "y": 265, "scale": 0.2173}],
-        builtin=False,
-        template_dirs=[str(shared_presets)],
     )
     truth = mp4.with_suffix("").with_suffix(".truth.h5")
     ov = overlay_from_truth(truth, tmp_path / "faint.overlay.h5")
@@ -220,28 +215,23 @@ def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path
     0.83 to 0.55 and the right trigger's presses went unread (1146 of 1149)."""
     import h5py
 
-    from tests.test_detect import corpus_clip
+    from tests.test_detect import preset_clip
 
-    mp4 = corpus_clip(
+    mp4 = preset_clip(
         tmp_path,
-        id="off",
+        shared_presets,
+        "off",
         k=18,
         seed=25,
-        fps=30,
         frames=150,
-        canvas=[1280, 720],
         crf=27,
         display={"align": "center", "aspect": "native", "filter": "linear", "zoom": 1.0},
         background={"kind": "solid", "colour": [5, 24, 42]},
-        player="auto",
         human={"dpad_prob": 0.3, "idle_rate": 0.0, "mistake_rate": 0.05, "reaction_s": 0.2},
         games=["nitrogen/DoomMyWayHome-v0"],
-        segments=[{"start": 0, "end": 150, "game": 0, "phase": 0, "placement": 0}],
         template="xbox-controller/xbox-controller",
         opacity=0.83,
         placements=[{"x": 1060, "y": 583, "scale": 0.1026}],
-        builtin=False,
-        template_dirs=[str(shared_presets)],
     )
     truth = mp4.with_suffix("").with_suffix(".truth.h5")
     ov = overlay_from_truth(truth, tmp_path / "off.overlay.h5")
@@ -273,20 +263,18 @@ def test_a_new_game_under_see_through_buttons_alone_is_calibrated_anew(
     buttons read as presses (corpus c26-0025: north, south and right trigger pressed
     in all 765 frames after the switch). Crops that the buttons' looks explain many
     times worse than usual are calibrated on anew."""
-    from tests.test_detect import corpus_clip
+    from tests.test_detect import preset_clip
 
-    mp4 = corpus_clip(
+    mp4 = preset_clip(
         tmp_path,
-        id="switch2",
+        shared_presets,
+        "switch2",
         k=25,
         seed=26,
-        fps=30,
         frames=420,
-        canvas=[1280, 720],
         crf=28,
         display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 1.0},
         background={"kind": "blur", "colour": [24, 0, 11]},
-        player="auto",
         human={"dpad_prob": 0.15, "idle_rate": 0.0, "mistake_rate": 0.1, "reaction_s": 0.13},
         games=["nitrogen/Boxing-v0", "nitrogen/Tennis-v0"],
         segments=[
@@ -296,8 +284,6 @@ def test_a_new_game_under_see_through_buttons_alone_is_calibrated_anew(
         template="xbox-controller/xbox-controller",
         opacity=1.0,
         placements=[{"x": 38, "y": 449, "scale": 0.1873}],
-        builtin=False,
-        template_dirs=[str(shared_presets)],
     )
     truth = mp4.with_suffix("").with_suffix(".truth.h5")
     ov = overlay_from_truth(truth, tmp_path / "switch2.overlay.h5")

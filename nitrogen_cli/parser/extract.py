@@ -114,17 +114,22 @@ class FrameParser:
         self.nb, self.ns, self.G = len(L.buttons), len(L.sticks), L.grid
         self.gain = torch.as_tensor(cal.gain, dtype=torch.float32)
         # the background under each crop, (n, 3, S, S)
-        bg_b, bg_s, bg_t = L.crops(cal.bg)
+        _, bg_s, bg_t = L.crops(cal.bg)
         if cal.click_bg is not None:
             bg_t = L.crops(cal.click_bg)[2]
-        chw = lambda a: torch.as_tensor(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        self.btn_bg, self.thumb_bg = chw(bg_b), chw(bg_t)
-        # (nb, 2, 4, S, S) looks, and per stick its candidate bank and click looks
-        self.btn_looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
-        with torch.inference_mode():  # what every frame's crop of a button is compared with
-            self.btn_prep = net.button.fold(
-                net.button.prepare(self.btn_looks, self.gain.expand(self.nb, 3), self.btn_bg)
-            )
+        self.thumb_bg = torch.as_tensor(bg_t).permute(0, 3, 1, 2).contiguous()
+        # what every frame's crop of a button is compared with; buttons of skins detection
+        # could not tell apart (the same at rest) that draw a press differently are read
+        # against those looks too (the video picks, `_finish`)
+        prep, tied_preps = button_preps(net, L, cal, tied)
+        with torch.inference_mode():
+            self.btn_prep = net.button.fold(prep)
+            self.tied_prep = [net.button.fold(tp) for tp in tied_preps]
+        self.tied = np.array([j for j, _, _ in tied], np.int64)
+        # how well the looks explain the crops (a changed background fits neither)
+        self.fit = ButtonFit(
+            self.btn_prep, list(zip(self.tied.tolist(), self.tied_prep, strict=True))
+        )
         pc = net.cfg
         self.banks = [
             StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
@@ -148,15 +153,6 @@ class FrameParser:
                 prep = net.button.prepare(looks, self.gain.expand(n, 3), bg)
                 self.thumb_prep.append(net.button.fold(prep))
         self.has_thumb = [s.thumb is not None for s in L.sticks]
-        # Buttons of skins detection could not tell apart (the same at rest) that draw a
-        # press differently: read against those looks too (the video picks, `_finish`).
-        self.tied = np.array([j for j, _, _ in tied], np.int64)
-        self.tied_prep = []
-        with torch.inference_mode():
-            for j, lk, _ in tied:
-                t = torch.as_tensor(lk[None]).permute(0, 1, 4, 2, 3).contiguous()
-                prep = net.button.prepare(t, self.gain.expand(1, 3), self.btn_bg[j : j + 1])
-                self.tied_prep.append(net.button.fold(prep))
         self.last_tied = np.full(len(tied), -20.0, np.float32)
         # per tied look: [sum over parsed crops of how much better it explains them than
         # the named skin's looks, the named skin's own residual] (`_explains`)
@@ -301,34 +297,43 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
     return np.minimum(r.numpy(), p.numpy())
 
 
+def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> tuple:
+    """What each button's crop is compared with under `cal` (`ButtonNet.prepare`): the
+    named skin's looks, and per tied look its own, over the background under the crop."""
+    import torch
+
+    nb = len(looks.buttons)
+    bg = torch.as_tensor(looks.crops(cal.bg)[0]).permute(0, 3, 1, 2).contiguous()
+    lk = torch.as_tensor(looks.button_looks).permute(0, 1, 4, 2, 3).contiguous()
+    gain = torch.as_tensor(cal.gain, dtype=torch.float32)
+    with torch.inference_mode():
+        prep = net.button.prepare(lk, gain.expand(nb, 3), bg)
+        tied_preps = [
+            net.button.prepare(
+                torch.as_tensor(t[None]).permute(0, 1, 4, 2, 3).contiguous(),
+                gain.expand(1, 3),
+                bg[j : j + 1],
+            )
+            for j, t, _ in tied
+        ]
+    return prep, tied_preps
+
+
 class ButtonFit:
     """How well each button's two looks, over one calibration's background, explain its
     crops (`_explains`): a background that changed under a see-through button (a new
     game, a card, a score) fits neither look, where the overlay's own pixels may not
-    change at all."""
+    change at all. A button of skins tied at rest counts as explained by any of their
+    looks (a press of the skin the video shows looks unlike the named skin's)."""
 
-    def __init__(self, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()):
-        """A button of skins tied at rest counts as explained by any of their looks (a
-        press of the skin the video shows looks unlike the named skin's)."""
-        import torch
+    def __init__(self, prep: dict, tied: Sequence[tuple[int, dict]] = ()):
+        """`button_preps`' (or the parser's folded) preparations, tied ones by slot."""
+        self.prep, self.tied = prep, list(tied)
 
-        nb = len(looks.buttons)
-        bg = torch.as_tensor(looks.crops(cal.bg)[0]).permute(0, 3, 1, 2)
-        lk = torch.as_tensor(looks.button_looks).permute(0, 1, 4, 2, 3)
-        gain = torch.as_tensor(cal.gain)
-        with torch.inference_mode():
-            self.prep = net.button.prepare(lk, gain.expand(nb, 3), bg)
-            self.tied = [
-                (
-                    j,
-                    net.button.prepare(
-                        torch.as_tensor(t[None]).permute(0, 1, 4, 2, 3),
-                        gain.expand(1, 3),
-                        bg[j : j + 1],
-                    ),
-                )
-                for j, t, _ in tied
-            ]
+    @classmethod
+    def of(cls, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> ButtonFit:
+        prep, tied_preps = button_preps(net, looks, cal, tied)
+        return cls(prep, [(j, tp) for (j, _, _), tp in zip(tied, tied_preps, strict=True)])
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(n, nb, S, S, 3) button crops -> (n, nb) residuals."""
@@ -662,8 +667,8 @@ def _extract(
             spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
             new = calibrate([rois[i] for i in spread], cal.cmap, looks, align=False)
             new.aligned = cal.aligned
-            z_old = cal.presence.score(np.stack([sampler(r) for r in rois]))
-            z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
+            pts = np.stack([sampler(r) for r in rois])  # the presence score's pixels
+            z_old, z_new = cal.presence.score(pts), new.presence.score(pts)
             ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
             gained = float(np.median(z_new) - np.median(z_old))
             better = gained >= 0.1
@@ -682,10 +687,10 @@ def _extract(
                         bg[y : y + h, x : x + w] = new.bg[y : y + h, x : x + w]
                     pres = calib.Presence(looks.rest, looks.static, cal.gain, bg)
                     new = Calibration(cal.cmap, cal.gain, bg, pres, cal.aligned, cal.click_bg)
-                    z_new = new.presence.score(np.stack([sampler(r) for r in rois]))
+                    z_new = new.presence.score(pts)
                     ratio = 1.0
                 r_old = old_fit.max(axis=1)
-                r_new = (ButtonFit(net, looks, new, tied)(crops) / fit_usual).max(axis=1)
+                r_new = (ButtonFit.of(net, looks, new, tied)(crops) / fit_usual).max(axis=1)
                 m_old, m_new = float(np.median(r_old)), float(np.median(r_new))
                 better = better or (m_new <= 0.5 * m_old and m_new <= 2 * RES_RISE)
                 why = f", buttons fit x{m_old:.1f} -> x{m_new:.1f} usual"
@@ -711,7 +716,7 @@ def _extract(
         change at all) repeats the reading before it. A batch where the overlay stands
         out much less than it did, or a button's crops fit its looks much worse, is held
         back and calibrated on anew (`recalibrate`)."""
-        nonlocal parser, last, reader, sampler, held, fit, fit_usual, res_hold
+        nonlocal parser, last, reader, sampler, held, fit, fit_usual
         if not items:
             return
         assert cal is not None
@@ -724,10 +729,20 @@ def _extract(
             parser = FrameParser(net, looks, cal, cfg.reuse_tol, ov.template, tied, tied_fit)
             reader = CropReader.make(cal.cmap, looks.crop_groups)
             sampler = PointSampler(cal.cmap, cal.presence.idx)
-            fit = ButtonFit(net, looks, cal, tied) if cfg.recal_drop and looks.buttons else None
+            fit = parser.fit if cfg.recal_drop and looks.buttons else None
             fit_usual = None
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
+
+        def hold(k: int, for_fit: bool) -> None:
+            """Read the batch up to its k-th changed frame; hold back the rest."""
+            nonlocal held, res_hold
+            at = [i for i, (_, r) in enumerate(items) if r is not None][k]
+            flush(items[:at], check=False)
+            held, res_hold = list(items[at:]), for_fit
+            if len(real) - k >= cfg.recal_frames:
+                recalibrate()
+
         if real and reader is not None and sampler is not None:
             pres = cal.presence.score(np.stack([sampler(r) for r in real]))
             if check and cfg.recal_drop and usual >= SHOWN and items[-1][0] >= wait_until:
@@ -735,11 +750,7 @@ def _extract(
                 low = pres < cfg.recal_drop * usual
                 k = int(np.argmax(low))
                 if low[k] and low[k:].mean() >= 0.5:
-                    at = [i for i, (_, r) in enumerate(items) if r is not None][k]
-                    flush(items[:at], check=False)
-                    held = list(items[at:])
-                    if len(real) - k >= cfg.recal_frames:
-                        recalibrate()
+                    hold(k, False)
                     return
             groups = reader(np.stack(real))
             if fit is not None:
@@ -757,11 +768,7 @@ def _extract(
                         first = (
                             lo + len(worse) - int(np.argmin(worse[::-1])) if not worse.all() else lo
                         )
-                        at = [i for i, (_, r) in enumerate(items) if r is not None][first]
-                        flush(items[:at], check=False)
-                        held, res_hold = list(items[at:]), True
-                        if len(real) - first >= cfg.recal_frames:
-                            recalibrate()
+                        hold(first, True)
                         return
             out = parser.parse(*groups, pres)
         elif real:  # a placement too rotated for the direct crops: through the canvas
