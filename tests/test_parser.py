@@ -202,6 +202,22 @@ def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> N
     assert meta["held_out"]["button_acc"] >= 0
 
 
+def test_training_stops_with_an_error_once_its_clip_workers_are_gone() -> None:
+    # CI once ran into its 90 minutes inside training, waiting on a queue nobody fed
+    import multiprocessing as mp
+    import os
+
+    from nitrogen_cli.parser.train import _next_clip
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=os._exit, args=(3,))
+    p.start()
+    p.join()
+    with pytest.raises(RuntimeError, match=r"exit codes \[3\]"):
+        _next_clip(q, [p], wait=0.1)
+
+
 def test_a_per_video_button_boundary_moves_between_clusters_but_never_flips_most() -> None:
     rng = np.random.default_rng(0)
     released = rng.normal(-5.0, 0.4, 900)

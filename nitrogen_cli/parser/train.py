@@ -106,7 +106,10 @@ def _worker(cfg: TrainConfig, ccfg: Any, k: int, out: Any, stop: Any) -> None:
     rng = np.random.default_rng([cfg.seed, 1000 + k])
     groups, _ = split(template_groups(cfg.templates, cfg.builtin, cfg.only), cfg.holdout)
     bgs = synth.Backgrounds.build(rng, cfg.games)
+    misses = 0
     while not stop.is_set():
+        if misses >= 200:  # nothing usable in a row: stop, and the trainer says so
+            raise SystemExit(f"train-parser: worker {k}: {misses} clips in a row failed")
         t = pick(rng, groups)
         if rng.random() < cfg.recolour:
             t = synth.recolour(rng, t)
@@ -114,9 +117,12 @@ def _worker(cfg: TrainConfig, ccfg: Any, k: int, out: Any, stop: Any) -> None:
             clip = synth.make_clip(rng, t, bgs, ccfg)
         except Exception as exc:  # a skin the clip maker cannot use: say so, go on
             print(f"train-parser: worker {k}: {t.id}: {exc}", file=sys.stderr)
+            misses += 1
             continue
         if clip is None:
+            misses += 1
             continue
+        misses = 0
         clip["template"] = t.id
         while not stop.is_set():
             try:
@@ -124,6 +130,17 @@ def _worker(cfg: TrainConfig, ccfg: Any, k: int, out: Any, stop: Any) -> None:
                 break
             except queue.Full:
                 continue
+
+
+def _next_clip(q: Any, procs: list[Any], wait: float = 1.0) -> dict:
+    """The next clip, or an error once no worker is left to make one (never a silent hang)."""
+    while True:
+        try:
+            return q.get(timeout=wait)
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs):
+                codes = [p.exitcode for p in procs]
+                raise RuntimeError(f"every clip worker has stopped (exit codes {codes})") from None
 
 
 def clip_config(cfg: TrainConfig) -> Any:
@@ -338,7 +355,7 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
         val = val_clips(cfg, cfg.val_clips, 7)
         log(f"train-parser: {len(val)} held-out clips ready ({time.time() - t0:.0f} s)")
         while len(buffer) < min(cfg.warmup_clips, cfg.buffer):
-            buffer.append(q.get())
+            buffer.append(_next_clip(q, procs))
             seen += 1
         log(f"train-parser: buffer warm ({seen} clips, {time.time() - t0:.0f} s)")
         running: dict[str, float] = {}
