@@ -119,6 +119,24 @@ def test_a_held_stick_reads_within_a_tenth(tmp_path: Path) -> None:
     assert np.abs(got.j_left[:30]).max() < 0.1  # at rest, centred
 
 
+def test_a_trigger_pressed_part_way_reads_pressed(tmp_path: Path) -> None:
+    # the contract presses a trigger from 0.1 on; short of 1 it is drawn part-filled,
+    # which the full pressed look alone leaves nearer to released (corpus c26-0029)
+    t = overlays.get_template("builtin/xbox-white")
+    states = [State()] * 20
+    for v in (0.3, 0.45, 0.6, 0.75, 0.9):
+        states += [State(triggers=(0.0, v))] * 8 + [State()] * 8
+    _, ov, truth = make_case(tmp_path, t, states, opacity=0.85)
+    dst = tmp_path / "fill.actions.h5"
+    ex.extract(ov, dst)
+    got, _ = formats.read_actions_file(dst)
+    rt = BUTTON_INDEX["right_trigger"]
+    pressed = truth.buttons[:, rt]
+    assert pressed.sum() == 40
+    assert got.buttons[pressed, rt].mean() >= 0.9
+    assert not got.buttons[~pressed, rt].any()
+
+
 def test_a_template_without_sticks_masks_them(tmp_path: Path) -> None:
     t = overlays.get_template("builtin/nes-classic")
     states = [State()] * 10 + [State(pressed=frozenset(["south"]))] * 10

@@ -121,14 +121,19 @@ class FrameParser:
         # what every frame's crop of a button is compared with; buttons of skins detection
         # could not tell apart (the same at rest) that draw a press differently are read
         # against those looks too (the video picks, `_finish`)
-        prep, tied_preps = button_preps(net, L, cal, tied)
+        prep, tied_preps, fill_preps = button_preps(net, L, cal, tied)
         with torch.inference_mode():
             self.btn_prep = net.button.fold(prep)
             self.tied_prep = [net.button.fold(tp) for tp in tied_preps]
+            # a part-filled trigger: read pressed by whichever fill fits it best
+            self.fill_prep = [
+                (j, net.button.fold(fp)) for (j, _), fp in zip(L.fills, fill_preps, strict=True)
+            ]
         self.tied = np.array([j for j, _, _ in tied], np.int64)
         # how well the looks explain the crops (a changed background fits neither)
         self.fit = ButtonFit(
-            self.btn_prep, list(zip(self.tied.tolist(), self.tied_prep, strict=True))
+            self.btn_prep,
+            list(zip(self.tied.tolist(), self.tied_prep, strict=True)) + self.fill_prep,
         )
         pc = net.cfg
         self.banks = [
@@ -209,6 +214,11 @@ class FrameParser:
                             for k, v in self.btn_prep.items()
                         }
                         vals[rows, j] = self.net.button.compare(obs, prep).numpy()
+                        for jj, fp in self.fill_prep:
+                            if jj == j:
+                                alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
+                                part = self.net.button.compare(obs, alt).numpy()
+                                vals[rows, j] = np.maximum(vals[rows, j], part)
                         own = None
                         for s, jj in enumerate(self.tied):
                             if jj == j:
@@ -299,7 +309,8 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
 
 def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> tuple:
     """What each button's crop is compared with under `cal` (`ButtonNet.prepare`): the
-    named skin's looks, and per tied look its own, over the background under the crop."""
+    named skin's looks, per tied look its own, and per part-filled trigger look
+    (`Looks.fills`) that one as pressed, over the background under the crop."""
     import torch
 
     nb = len(looks.buttons)
@@ -316,7 +327,17 @@ def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] 
             )
             for j, t, _ in tied
         ]
-    return prep, tied_preps
+        fill_preps = [
+            net.button.prepare(
+                torch.as_tensor(np.stack([looks.button_looks[j, 0], lk])[None])
+                .permute(0, 1, 4, 2, 3)
+                .contiguous(),
+                gain.expand(1, 3),
+                bg[j : j + 1],
+            )
+            for j, lk in looks.fills
+        ]
+    return prep, tied_preps, fill_preps
 
 
 class ButtonFit:
@@ -324,7 +345,8 @@ class ButtonFit:
     crops (`_explains`): a background that changed under a see-through button (a new
     game, a card, a score) fits neither look, where the overlay's own pixels may not
     change at all. A button of skins tied at rest counts as explained by any of their
-    looks (a press of the skin the video shows looks unlike the named skin's)."""
+    looks (a press of the skin the video shows looks unlike the named skin's), a
+    part-filled trigger by any of its fills."""
 
     def __init__(self, prep: dict, tied: Sequence[tuple[int, dict]] = ()):
         """`button_preps`' (or the parser's folded) preparations, tied ones by slot."""
@@ -332,8 +354,10 @@ class ButtonFit:
 
     @classmethod
     def of(cls, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> ButtonFit:
-        prep, tied_preps = button_preps(net, looks, cal, tied)
-        return cls(prep, [(j, tp) for (j, _, _), tp in zip(tied, tied_preps, strict=True)])
+        prep, tied_preps, fill_preps = button_preps(net, looks, cal, tied)
+        alts = [(j, tp) for (j, _, _), tp in zip(tied, tied_preps, strict=True)]
+        alts += [(j, fp) for (j, _), fp in zip(looks.fills, fill_preps, strict=True)]
+        return cls(prep, alts)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(n, nb, S, S, 3) button crops -> (n, nb) residuals."""

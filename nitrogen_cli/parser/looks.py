@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from nitrogen_cli.actions import BUTTONS, STICKS, State
+from nitrogen_cli.actions import BUTTONS, STICKS, TRIGGERS, State
 from nitrogen_cli.overlays import Renderer, Template, press_state
 
 THUMB_OF = {"j_left": "left_thumb", "j_right": "right_thumb"}
+FILL_LEVELS = (0.25, 0.5, 0.75)  # trigger values whose part-filled looks are compared too
+FILL_PIXELS = 32  # ... where they change at least this many canvas pixels
 
 
 def fit(img: np.ndarray, size: int) -> np.ndarray:
@@ -82,6 +84,8 @@ class Looks:
     static: np.ndarray  # (h, w) bool: pixels outside every slot's box
     radius: dict[str, float] = field(default_factory=dict)  # stick travel in canvas px
     pressed: list[np.ndarray] = field(default_factory=list)  # per button, (h, w, 4) at its box
+    # a trigger drawn as a partial fill: its pressed look at lower fills, (slot, (S, S, 4))
+    fills: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -151,6 +155,27 @@ def build_looks(
         pressed_looks.append(region(press_state(s.name), s.box))
         bl[i, 1] = fit(pressed_looks[-1], size)
 
+    # A trigger pressed past the contract's 0.1 but not fully is drawn part-filled: from
+    # the bottom up, a trigger at 0.9 lacks the top of its pressed look (f710's blue
+    # rim), and one at 0.5 lacks half of it. Its crops are also compared with these.
+    fills: list[tuple[int, np.ndarray]] = []
+    for i, s in enumerate(b_slots):
+        if s.name not in TRIGGERS:
+            continue
+        seen = [bl[i, 0], bl[i, 1]]
+        released = region(rest_state, s.box)
+        for v in FILL_LEVELS:
+            value = (v, 0.0) if s.name == TRIGGERS[0] else (0.0, v)
+            img = region(State(triggers=value), s.box)
+            # one that changes a few pixels only (game-pad's 9 x 9 px trigger half
+            # filled: 12) lets noise read as a press (corpus c24-0005: in every frame)
+            if int((np.abs(img - released).max(axis=2) > 0.1).sum()) < FILL_PIXELS:
+                continue
+            look = fit(img, size)
+            if min(float(np.abs(look - other).mean()) for other in seen) > 1 / 255:
+                fills.append((i, look))
+                seen.append(look)
+
     axis = grid_axis(grid)
     sl = np.zeros((len(s_slots), 2, grid, grid, stick_size, stick_size, 4), np.float32)
     tl = np.zeros((len(s_slots), 2, grid, grid, size, size, 4), np.float32)
@@ -188,6 +213,7 @@ def build_looks(
         static,
         radius,
         pressed_looks,
+        fills,
     )
 
 
