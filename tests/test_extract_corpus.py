@@ -28,6 +28,16 @@ def passes(fig: dict) -> bool:
     )
 
 
+def preset_case(tmp: Path, shared_presets: Path, name: str, **spec: object) -> tuple[Path, Path]:
+    """A `../shared` preset's corpus clip from an explicit spec (`preset_clip`): its truth
+    file and an overlay file made from the truth's own placement."""
+    from tests.test_detect import preset_clip
+
+    mp4 = preset_clip(tmp, shared_presets, name, **spec)
+    truth = mp4.with_suffix("").with_suffix(".truth.h5")
+    return truth, overlay_from_truth(truth, tmp / f"{name}.overlay.h5")
+
+
 def corpus_video(tmp: Path) -> tuple[Path, Path]:
     """A short Doom corpus video whose overlay shows both sticks and never moves."""
     from nitrogen_cli import corpus
@@ -174,9 +184,7 @@ def test_a_faint_skin_is_calibrated_on_where_it_shows_at_detections_opacity(
     calibrated on instead."""
     import h5py
 
-    from tests.test_detect import preset_clip
-
-    mp4 = preset_clip(
+    truth, ov = preset_case(
         tmp_path,
         shared_presets,
         "faint",
@@ -192,8 +200,6 @@ def test_a_faint_skin_is_calibrated_on_where_it_shows_at_detections_opacity(
         opacity=0.65,
         placements=[{"x": 791, "y": 265, "scale": 0.2173}],
     )
-    truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    ov = overlay_from_truth(truth, tmp_path / "faint.overlay.h5")
     cfg = ex.ExtractConfig(calib_max=100)
     dst = tmp_path / "faint.actions.h5"
     ex.extract(ov, dst, cfg)
@@ -215,9 +221,7 @@ def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path
     0.83 to 0.55 and the right trigger's presses went unread (1146 of 1149)."""
     import h5py
 
-    from tests.test_detect import preset_clip
-
-    mp4 = preset_clip(
+    truth, ov = preset_case(
         tmp_path,
         shared_presets,
         "off",
@@ -233,8 +237,6 @@ def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path
         opacity=0.83,
         placements=[{"x": 1060, "y": 583, "scale": 0.1026}],
     )
-    truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    ov = overlay_from_truth(truth, tmp_path / "off.overlay.h5")
     with h5py.File(ov, "r+") as f:
         true_t = f["overlay"].attrs["transform"].copy()
         off = true_t.copy()
@@ -263,9 +265,7 @@ def test_a_new_game_under_see_through_buttons_alone_is_calibrated_anew(
     buttons read as presses (corpus c26-0025: north, south and right trigger pressed
     in all 765 frames after the switch). Crops that the buttons' looks explain many
     times worse than usual are calibrated on anew."""
-    from tests.test_detect import preset_clip
-
-    mp4 = preset_clip(
+    truth, ov = preset_case(
         tmp_path,
         shared_presets,
         "switch2",
@@ -285,8 +285,6 @@ def test_a_new_game_under_see_through_buttons_alone_is_calibrated_anew(
         opacity=1.0,
         placements=[{"x": 38, "y": 449, "scale": 0.1873}],
     )
-    truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    ov = overlay_from_truth(truth, tmp_path / "switch2.overlay.h5")
     figs = {}
     for drop in (0.0, ex.ExtractConfig().recal_drop):
         dst = tmp_path / f"switch2-{drop}.actions.h5"
@@ -310,9 +308,7 @@ def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
     against 0.28-0.38 where an arm is pressed), the stick alone explains the crop; read
     by the buttons' comparator there, the arms under the stick were pressed in a third
     of the frames (corpus c26-0024: 1213 false presses in 4898 frames)."""
-    from tests.test_detect import preset_clip
-
-    mp4 = preset_clip(
+    truth, ov = preset_case(
         tmp_path,
         shared_presets,
         "nesanalog",
@@ -329,8 +325,6 @@ def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
         opacity=0.543,
         placements=[{"x": 799, "y": 50, "scale": 25.380567}],
     )
-    truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    ov = overlay_from_truth(truth, tmp_path / "nesanalog.overlay.h5")
     dst = tmp_path / "nesanalog.actions.h5"
     ex.extract(ov, dst)
     pair = ee.load_pair(dst, truth)

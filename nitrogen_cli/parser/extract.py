@@ -126,9 +126,7 @@ class FrameParser:
             self.btn_prep = net.button.fold(prep)
             self.tied_prep = [net.button.fold(tp) for tp in tied_preps]
             # a part-filled trigger: read pressed by whichever fill fits it best
-            self.fill_prep = [
-                (j, net.button.fold(fp)) for (j, _), fp in zip(L.fills, fill_preps, strict=True)
-            ]
+            self.fill_prep = [(j, net.button.fold(fp)) for j, fp in fill_preps]
         self.tied = np.array([j for j, _, _ in tied], np.int64)
         # how well the looks explain the crops (a changed background fits neither)
         self.fit = ButtonFit(
@@ -310,31 +308,24 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
 def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> tuple:
     """What each button's crop is compared with under `cal` (`ButtonNet.prepare`): the
     named skin's looks, per tied look its own, and per part-filled trigger look
-    (`Looks.fills`) that one as pressed, over the background under the crop."""
+    (`Looks.fills`) that one as pressed with its slot, over the background under the
+    crop."""
     import torch
 
     nb = len(looks.buttons)
     bg = torch.as_tensor(looks.crops(cal.bg)[0]).permute(0, 3, 1, 2).contiguous()
-    lk = torch.as_tensor(looks.button_looks).permute(0, 1, 4, 2, 3).contiguous()
     gain = torch.as_tensor(cal.gain, dtype=torch.float32)
+
+    def prepare(lk: np.ndarray, j: slice) -> dict:
+        """Looks (n, 2, S, S, 4) over the background of slots `j`."""
+        t = torch.as_tensor(lk).permute(0, 1, 4, 2, 3).contiguous()
+        return net.button.prepare(t, gain.expand(len(t), 3), bg[j])
+
     with torch.inference_mode():
-        prep = net.button.prepare(lk, gain.expand(nb, 3), bg)
-        tied_preps = [
-            net.button.prepare(
-                torch.as_tensor(t[None]).permute(0, 1, 4, 2, 3).contiguous(),
-                gain.expand(1, 3),
-                bg[j : j + 1],
-            )
-            for j, t, _ in tied
-        ]
+        prep = prepare(looks.button_looks, slice(0, nb))
+        tied_preps = [prepare(t[None], slice(j, j + 1)) for j, t, _ in tied]
         fill_preps = [
-            net.button.prepare(
-                torch.as_tensor(np.stack([looks.button_looks[j, 0], lk])[None])
-                .permute(0, 1, 4, 2, 3)
-                .contiguous(),
-                gain.expand(1, 3),
-                bg[j : j + 1],
-            )
+            (j, prepare(np.stack([looks.button_looks[j, 0], lk])[None], slice(j, j + 1)))
             for j, lk in looks.fills
         ]
     return prep, tied_preps, fill_preps
@@ -356,8 +347,7 @@ class ButtonFit:
     def of(cls, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> ButtonFit:
         prep, tied_preps, fill_preps = button_preps(net, looks, cal, tied)
         alts = [(j, tp) for (j, _, _), tp in zip(tied, tied_preps, strict=True)]
-        alts += [(j, fp) for (j, _), fp in zip(looks.fills, fill_preps, strict=True)]
-        return cls(prep, alts)
+        return cls(prep, alts + fill_preps)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(n, nb, S, S, 3) button crops -> (n, nb) residuals."""

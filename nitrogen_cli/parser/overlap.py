@@ -27,11 +27,12 @@ VISIBLE = 0.1  # and its press changes a pixel of the stick's box at least this 
 MAX_PRESSED = 2  # buttons pressed at once among them (a d-pad's diagonals)
 # Correlation a pairing with presses must win by over the best one without, to claim
 # them (0.2 to 0.35 on a clear skin where one was pressed); at most QUIET, nothing is
-# pressed (0.004 at most on the corpus where none was; up to 0.047 for nes-pixel's stick
-# over Pong at opacity 0.54, corpus c26-0024, where the arms' comparator then read the
-# stick as presses in 1213 frames, against 0.28-0.38 where one was). Between the two the reading is
-# not sure (a faint skin over a busy game, where a stick pushed onto a d-pad arm looks
-# much like that arm pressed): the buttons' own comparator and the stick's own bank stand.
+# pressed (0.004 at most on the corpus where none was; up to 0.047 for nes-pixel's
+# stick over Pong at opacity 0.54, corpus c26-0024, where the arms' comparator then read
+# the stick as presses in 1213 frames, against 0.28-0.38 where one was). Between the two
+# the reading is not sure (a faint skin over a busy game, where a stick pushed onto a
+# d-pad arm looks much like that arm pressed): the buttons' own comparator and the
+# stick's own bank stand.
 CLAIM = 0.1
 QUIET = 0.06
 SURE = 0.5  # below this best correlation the overlay is not seen well: nothing is claimed
