@@ -134,6 +134,12 @@ class FrameParser:
             list(zip(self.tied.tolist(), self.tied_prep, strict=True)) + self.fill_prep,
         )
         pc = net.cfg
+        # A stick's candidates take the background's level only, not the texture seen
+        # under it at calibration: the game moves on, and a fixed pattern in every
+        # candidate that the crops no longer show skews the correlation towards the
+        # candidates it weighs least against (nes-pixel's stick at opacity 0.45 over Doom,
+        # corpus c24-0013: full pushes read as half).
+        bg_s = np.broadcast_to(bg_s.mean(axis=(1, 2), keepdims=True), bg_s.shape)
         self.banks = [
             StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
             for k in range(self.ns)
@@ -250,7 +256,9 @@ class FrameParser:
                         jlog = np.zeros((B, len(joint.members)), np.float32)
                     if len(rows):
                         if joint is not None:
-                            maps, jset, jlog[rows], jclick = joint.read(stk[rows, k], self.banks[k])
+                            maps, jset, jlog[rows], jclick = joint.read(
+                                stk[rows, k], self.banks[k], out_b[rows][:, joint.members]
+                            )
                         else:
                             maps = self.banks[k].scores(stk[rows, k])
                         pk[rows] = maps.reshape(len(rows), -1).max(axis=1)

@@ -91,7 +91,7 @@ class JointBank:
         self.shape = (len(self.subsets), 2, G, G)
 
     def read(
-        self, obs: np.ndarray, alone: StickBank
+        self, obs: np.ndarray, alone: StickBank, own: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Crops (F, Ss, Ss, 3) -> (the chosen set's maps (F, 2, G, G), its index (F,),
         the members' logits (F, len(members)), a click logit (F,)). Where no pairing
@@ -107,8 +107,22 @@ class JointBank:
         sure = claim | ((top >= SURE) & (gap <= QUIET))
         best = np.where(claim, best, 0)
         chosen = maps[np.arange(len(obs)), best].astype(np.float32)
-        if not sure.all():
-            chosen[~sure] = alone.scores(obs[~sure])
+        # not sure which pairing: the members' own comparator says which are pressed, and
+        # the stick is read among the pairings with those (an arm pressed under a resting
+        # stick otherwise reads as the stick pushed onto it)
+        middle = ~sure & (top >= SURE)
+        if own is not None and middle.any():
+            want = np.asarray(own)[middle] > 0
+            hit = (self.presses[None, :, :] == want[:, None, :]).all(axis=2)
+            found = hit.any(axis=1)
+            rows = np.flatnonzero(middle)[found]
+            chosen[rows] = maps[rows, hit[found].argmax(axis=1)]
+            sure_stick = sure.copy()
+            sure_stick[rows] = True
+        else:
+            sure_stick = sure
+        if not sure_stick.all():
+            chosen[~sure_stick] = alone.scores(obs[~sure_stick])
         logits = np.where(self.presses[best], 10.0, -10.0).astype(np.float32)
         logits[~sure] = np.nan
         flat = chosen.reshape(len(obs), 2, -1).max(axis=2)
