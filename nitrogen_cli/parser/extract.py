@@ -830,12 +830,19 @@ def _extract(
         if progress:
             progress(n)
 
-    def start(buffer: list[tuple[int, np.ndarray, float]], faint: bool = False) -> bool:
+    def start(
+        buffer: list[tuple[int, np.ndarray, float]],
+        faint: bool = False,
+        aside: Sequence[tuple[int, np.ndarray, float]] = (),
+    ) -> bool:
         """Calibrate on the buffered frames that show the overlay best, then parse them.
         With `faint` (no frame stood out against the probe), only where the calibration
         finds the overlay there, at an opacity like the one detection fitted: frames
-        without it fit a small fraction of it."""
-        nonlocal cal, usual
+        without it fit a small fraction of it. Frames kept `aside` while it waited (they
+        did not stand out against the probe's grey) are read first, and the calibration's
+        own presence judges them: a skin over a game of the same grey, corpus c25-0006,
+        had its first 187 frames unread."""
+        nonlocal cal, usual, fit_usual
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
         keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
@@ -858,6 +865,11 @@ def _extract(
             f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
         )
+        if aside:
+            early = [(i, r) for i, r, _ in aside]
+            for j in range(0, len(early), cfg.batch):
+                flush(early[j : j + cfg.batch], check=False)
+            fit_usual = None  # the usual fit is the calibration frames'
         items = [(i, r) for i, r, _ in buffer]
         for j in range(0, len(items), cfg.batch):
             flush(items[j : j + cfg.batch])
@@ -899,10 +911,8 @@ def _extract(
                         i0, _, z0 = unclear.pop(0)
                         absent([(i0, z0)])
                 if len(calib_rois) >= cfg.calib_frames:
-                    absent([(i, zi) for i, _, zi in unclear])
-                    unclear = []
-                    start(calib_rois)
-                    calib_rois = []
+                    start(calib_rois, aside=unclear)
+                    calib_rois, unclear = [], []
                 elif calib_rois and len(calib_rois) + len(unclear) >= cfg.calib_max:
                     # Few frames clear the bar (a dark skin over a dark game stands out
                     # less against the probe's grey): those near the best are as good.
@@ -919,8 +929,7 @@ def _extract(
         feed.close()
     if cal is None:
         if calib_rois:
-            absent([(i, zi) for i, _, zi in unclear])
-            start(calib_rois)
+            start(calib_rois, aside=unclear)
         else:  # the overlay never stood out: read the last frames as best one can
             log("the overlay never showed clearly at its place; calibrated on the last frames")
             start(unclear)
