@@ -34,7 +34,7 @@ from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.parser import calib
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
-from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, nearest_cell
+from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only, nearest_cell
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
@@ -134,12 +134,7 @@ class FrameParser:
             list(zip(self.tied.tolist(), self.tied_prep, strict=True)) + self.fill_prep,
         )
         pc = net.cfg
-        # A stick's candidates take the background's level only, not the texture seen
-        # under it at calibration: the game moves on, and a fixed pattern in every
-        # candidate that the crops no longer show skews the correlation towards the
-        # candidates it weighs least against (nes-pixel's stick at opacity 0.45 over Doom,
-        # corpus c24-0013: full pushes read as half).
-        bg_s = np.broadcast_to(bg_s.mean(axis=(1, 2), keepdims=True), bg_s.shape)
+        bg_s = level_only(bg_s)  # a stick's candidates: the background's level only
         self.banks = [
             StickBank(L, k, cal.gain, bg_s[k], pc.stick_floor, pc.stick_highpass)
             for k in range(self.ns)

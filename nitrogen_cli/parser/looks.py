@@ -116,6 +116,17 @@ class Looks:
         return b, s, t
 
 
+def level_only(bg: np.ndarray) -> np.ndarray:
+    """Backgrounds (n, h, w, 3) under stick crops with the level of each kept and its
+    texture dropped. What a calibration saw under a stick's travel area is the game of
+    that time; the game moves on, and a fixed pattern in every candidate that the crops
+    no longer show skews the correlation towards the candidates it weighs least against
+    (nes-pixel's stick at opacity 0.45 over Doom, corpus c24-0013: full pushes read as
+    half). Extraction and the parser's training data build their stick banks alike."""
+    bg = np.asarray(bg, np.float32)
+    return np.ascontiguousarray(np.broadcast_to(bg.mean(axis=(1, 2), keepdims=True), bg.shape))
+
+
 def grid_axis(grid: int) -> np.ndarray:
     """The stick deflections of the grid's cells along one axis, -1 to 1."""
     return np.linspace(-1.0, 1.0, grid, dtype=np.float32)

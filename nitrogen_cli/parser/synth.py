@@ -25,7 +25,7 @@ from nitrogen_cli.actions import BUTTONS, STICKS, TRIGGER_THRESHOLD, TRIGGERS, S
 from nitrogen_cli.overlays import Renderer, Template
 from nitrogen_cli.overlays.render import PIXEL_ART_MAX
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader
-from nitrogen_cli.parser.looks import StickBank, build_looks, nearest_cell
+from nitrogen_cli.parser.looks import StickBank, build_looks, level_only, nearest_cell
 from nitrogen_cli.parser.pipeline import calibrate
 
 DPAD = ("dpad_up", "dpad_down", "dpad_left", "dpad_right")
@@ -420,6 +420,7 @@ def make_clip(
     ).reshape(n, ns, 2)
     stick_obs = np.stack([c[1] for c in crops]).reshape(n, ns, cfg.stick_size, cfg.stick_size, 3)
     bg_b, bg_s, bg_t = looks.crops(cal.bg)
+    bg_s = level_only(bg_s)  # as extraction builds its stick banks
     maps = np.zeros((n, ns, 2, G, G), np.float32)
     thumb_looks = np.zeros((n, ns, 2, cfg.size, cfg.size, 4), np.float32)
     for k in range(ns):
