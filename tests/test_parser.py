@@ -154,6 +154,11 @@ def test_stick_center_is_the_resting_cluster() -> None:
     assert np.allclose(calib.stick_center(np.concatenate([rest, moves])), [0.04, -0.03], atol=0.01)
     assert calib.stick_scale(np.clip(moves, -1, 1)) == 1.0
     assert calib.stick_scale(moves * 1.2) > 1.1
+    # never rests near the nominal centre: a stick that never moves, read off centre,
+    # rests where it is read; one that moves all over keeps the nominal centre
+    still = rng.normal([0.02, 0.3], 0.05, (500, 2))
+    assert np.allclose(calib.stick_center(still), [0.02, 0.3], atol=0.02)
+    assert np.allclose(calib.stick_center(moves), 0)
 
 
 def test_a_synthetic_clip_carries_consistent_labels() -> None:

@@ -394,19 +394,31 @@ def presence_score(z: np.ndarray, shown: float = 0.3) -> np.ndarray:
 
 # -- sticks, after the whole video -------------------------------------------------------
 def stick_center(
-    xy: np.ndarray, weight: np.ndarray | None = None, reach: float = 0.08, tight: float = 0.03
+    xy: np.ndarray,
+    weight: np.ndarray | None = None,
+    reach: float = 0.08,
+    tight: float = 0.03,
+    far: float = 0.35,
+    most: float = 0.5,
 ) -> np.ndarray:
     """The rest position of a stick: the densest spot of its readings within `reach` of
     the nominal centre (a placement off by a pixel or so), if the stick ever rests there.
     A resting thumb keeps still, so rest is a tight cluster: at least 3% of the readings
     (and 10) within `tight` of one spot. A stick that never rests there keeps the
-    nominal centre (a slight push held a while is not a rest). (2,)"""
+    nominal centre (a slight push held a while is not a rest), unless `most` of its
+    readings lie within `far` of one another's median: a stick that never moves, read
+    off centre (famicom's one-pixel red stick over its dark cross, corpus c28-0014: 0.3
+    low in every frame). (2,)"""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     if weight is not None:
         xy = xy[np.asarray(weight) > 0.5]
     near = xy[np.hypot(xy[:, 0], xy[:, 1]) < reach]
     need = max(10, 0.03 * len(xy))
     if len(near) < need:
+        if len(xy) >= 20:
+            mid = np.median(xy, axis=0)
+            if np.hypot(*mid) < far and np.mean(np.hypot(*(xy - mid).T) < tight * 4) >= most:
+                return mid
         return np.zeros(2)
     step = tight
     bins = np.arange(-reach, reach + step, step)
