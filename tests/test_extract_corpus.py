@@ -28,14 +28,27 @@ def passes(fig: dict) -> bool:
     )
 
 
-def preset_case(tmp: Path, shared_presets: Path, name: str, **spec: object) -> tuple[Path, Path]:
+def preset_case(
+    tmp: Path,
+    shared_presets: Path,
+    name: str,
+    transform: list[list[float]] | None = None,
+    **spec: object,
+) -> tuple[Path, Path]:
     """A `../shared` preset's corpus clip from an explicit spec (`preset_clip`): its truth
-    file and an overlay file made from the truth's own placement."""
+    file and an overlay file made from the truth's own placement, or at `transform`
+    (where detection placed it)."""
+    import h5py
+
     from tests.test_detect import preset_clip
 
     mp4 = preset_clip(tmp, shared_presets, name, **spec)
     truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    return truth, overlay_from_truth(truth, tmp / f"{name}.overlay.h5")
+    ov = overlay_from_truth(truth, tmp / f"{name}.overlay.h5")
+    if transform is not None:
+        with h5py.File(ov, "r+") as f:
+            f["overlay"].attrs["transform"] = transform
+    return truth, ov
 
 
 def corpus_video(tmp: Path) -> tuple[Path, Path]:
@@ -436,11 +449,8 @@ def test_frames_set_aside_before_the_calibration_are_read_through_it(
             {"start": 0, "end": 187, "game": 0, "phase": 0, "placement": 0},
             {"start": 187, "end": 320, "game": 0, "phase": 2, "placement": 0},
         ],
+        transform=[[0.1431, 0.0, 24.5], [0.0, 0.1422, 24.6986]],  # half a pixel off
     )
-    import h5py
-
-    with h5py.File(ov, "r+") as f:  # where detection placed it: half a pixel off
-        f["overlay"].attrs["transform"] = [[0.1431, 0.0, 24.5], [0.0, 0.1422, 24.6986]]
     dst = tmp_path / "showplayer.actions.h5"
     ex.extract(ov, dst)
     pair = ee.load_pair(dst, truth)
@@ -461,8 +471,6 @@ def test_a_stick_that_never_moves_reads_centred_where_read_off_centre(
     detection had it (1.5 px low, 1.4% narrow): its readings sit 0.3 low in every frame,
     too far out for a rest near the nominal centre, so it read pushed all video (corpus
     c28-0014, stick error 0.3 a frame)."""
-    import h5py
-
     truth, ov = preset_case(
         tmp_path,
         shared_presets,
@@ -480,9 +488,8 @@ def test_a_stick_that_never_moves_reads_centred_where_read_off_centre(
         template="nes-pixel/famicom@overlay-analog",
         opacity=0.867,
         placements=[{"x": 569, "y": 609, "scale": 8.336918}],
+        transform=[[8.235, 0.0, 570.0], [0.0, 8.38, 610.479]],
     )
-    with h5py.File(ov, "r+") as f:
-        f["overlay"].attrs["transform"] = [[8.235, 0.0, 570.0], [0.0, 8.38, 610.479]]
     dst = tmp_path / "famicom.actions.h5"
     ex.extract(ov, dst)
     pair = ee.load_pair(dst, truth)

@@ -399,6 +399,7 @@ def stick_center(
     reach: float = 0.08,
     tight: float = 0.03,
     far: float = 0.35,
+    still: float = 0.12,
     most: float = 0.5,
 ) -> np.ndarray:
     """The rest position of a stick: the densest spot of its readings within `reach` of
@@ -406,9 +407,9 @@ def stick_center(
     A resting thumb keeps still, so rest is a tight cluster: at least 3% of the readings
     (and 10) within `tight` of one spot. A stick that never rests there keeps the
     nominal centre (a slight push held a while is not a rest), unless `most` of its
-    readings lie within `far` of one another's median: a stick that never moves, read
-    off centre (famicom's one-pixel red stick over its dark cross, corpus c28-0014: 0.3
-    low in every frame). (2,)"""
+    readings lie within `still` of their median, itself within `far` of the nominal
+    centre: a stick that never moves, read off centre (famicom's one-pixel red stick
+    over its dark cross, corpus c28-0014: 0.3 low in every frame). (2,)"""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     if weight is not None:
         xy = xy[np.asarray(weight) > 0.5]
@@ -417,7 +418,7 @@ def stick_center(
     if len(near) < need:
         if len(xy) >= 20:
             mid = np.median(xy, axis=0)
-            if np.hypot(*mid) < far and np.mean(np.hypot(*(xy - mid).T) < tight * 4) >= most:
+            if np.hypot(*mid) < far and np.mean(np.hypot(*(xy - mid).T) < still) >= most:
                 return mid
         return np.zeros(2)
     step = tight

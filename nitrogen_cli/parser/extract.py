@@ -725,8 +725,7 @@ def _extract(
                 res_misses = res_misses + 1 if res_hold else 0
                 wait_until = items[-1][0] + cfg.recal_wait * 2**res_misses
         res_hold = False
-        for j in range(0, len(items), cfg.batch):
-            flush(items[j : j + cfg.batch], check=False)
+        flush_all(items, check=False)
 
     def flush(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
@@ -809,6 +808,10 @@ def _extract(
         if progress:
             progress(len(items))
 
+    def flush_all(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
+        for j in range(0, len(items), cfg.batch):
+            flush(items[j : j + cfg.batch], check=check)
+
     def absent(items: list[tuple[int, float]]) -> None:
         """Frames met before calibration that do not show the overlay at its place: rows
         read as released and centred, with their (low) presence, unparsed."""
@@ -861,13 +864,9 @@ def _extract(
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
         )
         if aside:
-            early = [(i, r) for i, r, _ in aside]
-            for j in range(0, len(early), cfg.batch):
-                flush(early[j : j + cfg.batch], check=False)
+            flush_all([(i, r) for i, r, _ in aside], check=False)
             fit_usual = None  # the usual fit is the calibration frames'
-        items = [(i, r) for i, r, _ in buffer]
-        for j in range(0, len(items), cfg.batch):
-            flush(items[j : j + cfg.batch])
+        flush_all([(i, r) for i, r, _ in buffer])
         return True
 
     decoded = 0

@@ -96,8 +96,10 @@ class JointBank:
         """Crops (F, Ss, Ss, 3) -> (the chosen set's maps (F, 2, G, G), its index (F,),
         the members' logits (F, len(members)), a click logit (F,)). Where no pairing
         matches well (the overlay hidden, covered), or it is not sure (see CLAIM), the
-        stick's own bank `alone` gives the maps and the members' logits are NaN: their
-        own comparator stands."""
+        members' logits are NaN: their own comparator stands. Where it is not sure, the
+        maps are those of the pairing that presses what `own` (that comparator's logits,
+        (F, len(members))) presses; elsewhere, or without `own`, the stick's own bank
+        `alone` gives them."""
         maps = self.bank.correlate(obs).reshape(len(obs), *self.shape)
         peak = maps.reshape(len(obs), len(self.subsets), -1).max(axis=2)
         best = np.argmax(peak, axis=1)
@@ -110,19 +112,17 @@ class JointBank:
         # not sure which pairing: the members' own comparator says which are pressed, and
         # the stick is read among the pairings with those (an arm pressed under a resting
         # stick otherwise reads as the stick pushed onto it)
-        middle = ~sure & (top >= SURE)
-        if own is not None and middle.any():
-            want = np.asarray(own)[middle] > 0
-            hit = (self.presses[None, :, :] == want[:, None, :]).all(axis=2)
+        by_own = np.zeros(len(obs), bool)
+        if own is not None:
+            middle = np.flatnonzero(~sure & (top >= SURE))
+            hit = (self.presses[None] == (np.asarray(own)[middle] > 0)[:, None]).all(axis=2)
             found = hit.any(axis=1)
-            rows = np.flatnonzero(middle)[found]
+            rows = middle[found]
             chosen[rows] = maps[rows, hit[found].argmax(axis=1)]
-            sure_stick = sure.copy()
-            sure_stick[rows] = True
-        else:
-            sure_stick = sure
-        if not sure_stick.all():
-            chosen[~sure_stick] = alone.scores(obs[~sure_stick])
+            by_own[rows] = True
+        alone_rows = ~sure & ~by_own
+        if alone_rows.any():
+            chosen[alone_rows] = alone.scores(obs[alone_rows])
         logits = np.where(self.presses[best], 10.0, -10.0).astype(np.float32)
         logits[~sure] = np.nan
         flat = chosen.reshape(len(obs), 2, -1).max(axis=2)
