@@ -2,7 +2,10 @@
 
 Worker processes render clips (synth.make_clip) from the training skins and pass them to
 the trainer, which keeps the latest few hundred in a ring buffer and draws every batch
-from it, so generation and training overlap on separate cores. Skins are grouped
+from it, so generation and training overlap on separate cores. The trainer takes a new
+clip every `clip_every` steps, from the workers in turn, and waits for it if need be: what
+it sees is fixed by the seed and the worker count, not by the machine's speed, so one
+command gives one checkpoint. Skins are grouped
 (`builtin/<family>` for the built-in skins, the preset folder for input-overlay presets);
 whole groups are held out, and the trainer reports how it reads clips of held-out skins.
 
@@ -34,7 +37,8 @@ GAMES = ("Breakout", "MsPacman", "Enduro", "Seaquest", "Boxing", "Riverraid", "D
 @dataclass
 class TrainConfig:
     steps: int = 20000
-    minutes: float = 0.0  # a time budget: stop (and anneal) by then, whatever the steps
+    clip_every: float = 4.0  # steps per new clip (the trainer waits for it)
+    minutes: float = 0.0  # a time budget: stop (and anneal) by then; makes runs machine-bound
     batch: int = 384  # button crops per step
     thumb_batch: int = 64
     stick_batch: int = 128
@@ -338,11 +342,11 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
     net = ParserNet(ParserConfig.from_dict(cfg.model))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ctx = mp.get_context("spawn")  # fork after torch or BLAS threads ran can deadlock
-    q = ctx.Queue(maxsize=8)
+    qs = [ctx.Queue(maxsize=4) for _ in range(cfg.workers)]  # one each: taken in turn
     stop = ctx.Event()
     ccfg = clip_config(cfg)
     procs = [
-        ctx.Process(target=_worker, args=(cfg, ccfg, k, q, stop), daemon=True)
+        ctx.Process(target=_worker, args=(cfg, ccfg, k, qs[k], stop), daemon=True)
         for k in range(cfg.workers)
     ]
     for p in procs:
@@ -354,8 +358,9 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
     try:
         val = val_clips(cfg, cfg.val_clips, 7)
         log(f"train-parser: {len(val)} held-out clips ready ({time.time() - t0:.0f} s)")
-        while len(buffer) < min(cfg.warmup_clips, cfg.buffer):
-            buffer.append(_next_clip(q, procs))
+        warm = min(cfg.warmup_clips, cfg.buffer)
+        while seen < warm:
+            buffer.append(_next_clip(qs[seen % len(qs)], procs))
             seen += 1
         log(f"train-parser: buffer warm ({seen} clips, {time.time() - t0:.0f} s)")
         running: dict[str, float] = {}
@@ -364,12 +369,9 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
         step = 0
         while step < cfg.steps:
             step += 1
-            while True:
-                try:
-                    buffer.append(q.get_nowait())
-                    seen += 1
-                except queue.Empty:
-                    break
+            while seen < warm + int(step / cfg.clip_every):
+                buffer.append(_next_clip(qs[seen % len(qs)], procs))
+                seen += 1
             frac = step / cfg.steps
             if budget > 0:  # the schedule follows whichever runs out first
                 frac = max(frac, (time.time() - t_start) / budget)
@@ -426,7 +428,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", "-o", default="nitrogen_cli/parser/weights/parser")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument(
-        "--minutes", type=float, default=d.minutes, help="Time budget (0: none): stop by then."
+        "--minutes",
+        type=float,
+        default=d.minutes,
+        help="Time budget (0: none): stop by then; the result then depends on the machine.",
+    )
+    p.add_argument(
+        "--clip-every",
+        type=float,
+        default=d.clip_every,
+        help="Steps per new clip; the trainer waits for it.",
     )
     p.add_argument("--workers", "-j", type=int, default=d.workers)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -448,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(
         steps=a.steps,
         minutes=a.minutes,
+        clip_every=a.clip_every,
         workers=a.workers,
         seed=a.seed,
         frames=a.frames,
