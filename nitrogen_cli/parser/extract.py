@@ -8,7 +8,8 @@ converted to RGB and warped onto the template's grid (geometry.CanvasMap). The f
 frames calibrate the video (pipeline.calibrate: gain, background, a sub-pixel alignment
 correction); then frames are parsed in batches: each button's crop against its released
 and pressed looks, each stick's crop correlated with the stick drawn at every grid cell
-and refined to a position, each stick click judged at the stick's cell. A crop that has
+and refined to a position, each stick click judged at the stick's cell (of those around
+the reading, the one its looks fit best). A crop that has
 not changed since it was last parsed keeps its reading. After the last frame, per-video
 post-processing: stick centre from resting frames, stick scale, and a per-frame
 confidence (how well the overlay's unchanging pixels still match, times how sure the
@@ -34,7 +35,7 @@ from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.parser import calib
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
-from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only, nearest_cell
+from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
@@ -171,6 +172,36 @@ class FrameParser:
         self.parsed = 0  # slot readings computed
         self.reused = 0  # slot readings reused
 
+    def _click_cells(self, k: int, obs: Any, xy: np.ndarray) -> Any:
+        """The cell (gy * G + gx) each click crop is judged at: of the up to four cells
+        around the reading, the one whose released or pressed look the crop fits best.
+
+        A reading halfway between two cells (a pixel-art stick pushed half way snaps to
+        one of them) took the nearest by a few hundredths, often the wrong one; the
+        crop then matched neither look there and read as a click (L2 c29-0017: 255
+        false clicks, all at half pushes)."""
+        import torch
+
+        G = self.G
+        g = np.clip((np.asarray(xy, np.float32) + 1) * (G - 1) / 2, 0, G - 1)
+        lo, hi = np.floor(g).astype(np.int64), np.ceil(g).astype(np.int64)
+        cand = np.stack(
+            [
+                np.where(by, hi[:, 1], lo[:, 1]) * G + np.where(bx, hi[:, 0], lo[:, 0])
+                for by in (False, True)
+                for bx in (False, True)
+            ],
+            axis=1,
+        )  # (n, 4)
+        at = torch.as_tensor(cand)
+        prep = self.thumb_prep[k]
+        o = obs.float()[:, None]
+        res = torch.minimum(
+            (o - prep["er"][at]).pow(2).mean(dim=(2, 3, 4)),
+            (o - prep["ep"][at]).pow(2).mean(dim=(2, 3, 4)),
+        )  # (n, 4)
+        return at[torch.arange(len(at)), res.argmin(dim=1)]
+
     def _changed(self, crops: np.ndarray, ref: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(B, n) bool: which crops differ from the last parsed one of their slot (walking
         the batch in order), and the new references."""
@@ -260,9 +291,8 @@ class FrameParser:
                         pred, _ = self.net.sticks(torch.as_tensor(maps))
                         xy[rows] = pred.numpy()
                         if self.has_thumb[k]:
-                            cell = nearest_cell(xy[rows], self.G)
-                            at = torch.as_tensor(cell[:, 1] * self.G + cell[:, 0])
                             obs = torch.as_tensor(thm[rows, k]).permute(0, 3, 1, 2)
+                            at = self._click_cells(k, obs, xy[rows])
                             prep = {name: v[at] for name, v in self.thumb_prep[k].items()}
                             tl[rows] = self.net.button.compare(obs, prep).numpy()
                         if joint is not None:  # buttons pressed under it: judge its click there
