@@ -9,7 +9,7 @@ command gives one checkpoint. Skins are grouped
 (`builtin/<family>` for the built-in skins, the preset folder for input-overlay presets);
 whole groups are held out, and the trainer reports how it reads clips of held-out skins.
 
-    python -m nitrogen_cli.parser.train --steps 20000 --out nitrogen_cli/parser/weights/parser
+    python -m nitrogen_cli.parser.train --steps 6000 --out parser-out/parser
     tools/train-parser ...   (the same, from a fresh clone)
 """
 
@@ -425,7 +425,7 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="train-parser", description=__doc__.split("\n\n")[0])
     d = TrainConfig()
-    p.add_argument("--out", "-o", default="nitrogen_cli/parser/weights/parser")
+    p.add_argument("--out", "-o", default="parser-out/parser")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument(
         "--minutes",
