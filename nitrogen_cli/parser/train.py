@@ -102,11 +102,15 @@ def pick(rng: np.random.Generator, groups: dict[str, list[Any]]) -> Any:
 # -- clip workers ---------------------------------------------------------------------------
 def _worker(cfg: TrainConfig, ccfg: Any, k: int, out: Any, stop: Any) -> None:
     import cv2
+    from threadpoolctl import threadpool_limits
 
     from nitrogen_cli.parser import synth
 
     cv2.setNumThreads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
+    # numpy's BLAS on one thread: two workers each spinning BLAS threads on 2 cores beside
+    # the trainer once livelocked inside a matrix product (a clean-clone test run)
+    threadpool_limits(1)
     rng = np.random.default_rng([cfg.seed, 1000 + k])
     groups, _ = split(template_groups(cfg.templates, cfg.builtin, cfg.only), cfg.holdout)
     bgs = synth.Backgrounds.build(rng, cfg.games)
