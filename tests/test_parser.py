@@ -184,24 +184,27 @@ def test_states_never_hold_opposite_directions() -> None:
         assert not {"dpad_left", "dpad_right"} <= s.pressed
 
 
-@pytest.mark.slow
-def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> None:
-    from nitrogen_cli.parser.train import TrainConfig, train
+def tiny_training(**kw: Any) -> Any:
+    """A training config that runs in seconds: two small built-in families, no games."""
+    from nitrogen_cli.parser.train import TrainConfig
 
-    cfg = TrainConfig(
-        steps=3,
+    base: dict[str, Any] = dict(
         batch=16,
         thumb_batch=4,
         stick_batch=4,
         frames=4,
-        buffer=2,
         warmup_clips=2,
-        val_clips=1,
-        val_every=3,
         games=(),
         only=("builtin/nes", "builtin/pixel"),
-        holdout=("builtin/pixel",),
     )
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.slow
+def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> None:
+    from nitrogen_cli.parser.train import train
+
+    cfg = tiny_training(steps=3, buffer=2, val_clips=1, val_every=3, holdout=("builtin/pixel",))
     meta = train(cfg, tmp_path / "p", log=lambda m: None)
     net = model.load(tmp_path / "p")
     assert isinstance(net, model.ParserNet) and meta["clips_seen"] >= 2
@@ -215,24 +218,11 @@ def test_one_training_command_gives_one_checkpoint(tmp_path: Path) -> None:
     # a fixed schedule, from two workers in turn, whatever their speed.
     from safetensors.numpy import load_file
 
-    from nitrogen_cli.parser.train import TrainConfig, train
+    from nitrogen_cli.parser.train import train
 
     def run(name: str, **kw: Any) -> dict:
-        cfg = TrainConfig(
-            steps=6,
-            batch=16,
-            thumb_batch=4,
-            stick_batch=4,
-            frames=4,
-            buffer=3,
-            warmup_clips=2,
-            clip_every=2,
-            workers=2,
-            val_clips=0,
-            games=(),
-            only=("builtin/nes", "builtin/pixel"),
-            holdout=(),
-            **kw,
+        cfg = tiny_training(
+            steps=6, buffer=3, clip_every=2, workers=2, val_clips=0, holdout=(), **kw
         )
         meta = train(cfg, tmp_path / name, log=lambda m: None)
         assert meta["clips_seen"] == 2 + 3  # the warm-up, then one every second step

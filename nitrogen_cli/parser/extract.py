@@ -185,15 +185,9 @@ class FrameParser:
         G = self.G
         g = np.clip((np.asarray(xy, np.float32) + 1) * (G - 1) / 2, 0, G - 1)
         lo, hi = np.floor(g).astype(np.int64), np.ceil(g).astype(np.int64)
-        cand = np.stack(
-            [
-                np.where(by, hi[:, 1], lo[:, 1]) * G + np.where(bx, hi[:, 0], lo[:, 0])
-                for by in (False, True)
-                for bx in (False, True)
-            ],
-            axis=1,
+        at = torch.as_tensor(
+            np.stack([gy * G + gx for gy in (lo[:, 1], hi[:, 1]) for gx in (lo[:, 0], hi[:, 0])], 1)
         )  # (n, 4)
-        at = torch.as_tensor(cand)
         prep = self.thumb_prep[k]
         o = obs.float()[:, None]
         res = torch.minimum(
