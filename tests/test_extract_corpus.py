@@ -535,3 +535,40 @@ def test_a_pixel_stick_pushed_half_way_is_not_read_clicked(
     j = BUTTON_INDEX["left_thumb"]
     clicked = pair.pred.buttons[m][:, j] & ~pair.true.buttons[m][:, j]
     assert clicked.sum() <= 0.01 * m.sum(), (int(clicked.sum()), int(half.sum()))
+
+
+@pytest.mark.slow
+def test_a_button_held_through_most_of_the_calibration_is_still_read(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """A "noisy" player mashes A through 60% of the frames calibration looks at: their
+    median showed the pressed A, taken for the game behind it, so every press read as
+    released (corpus K2 c28-0012: all 674 pressed frames missed). The frames split in
+    two along A's own press, and the released group's median is the background."""
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "xbox",
+        k=12,
+        seed=28,
+        fps=30,
+        frames=600,
+        crf=27,
+        display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 0.857},
+        background={"colour": [6, 26, 16], "kind": "black"},
+        human={"dpad_prob": 0.103, "idle_rate": 0.016, "mistake_rate": 0.197, "reaction_s": 0.147},
+        player="noisy",
+        games=["nitrogen/Tennis-v0"],
+        template="xbox-controller/xbox-controller-white",
+        opacity=1.0,
+        placements=[{"scale": 0.178722, "x": 49, "y": 449}],
+    )
+    dst = tmp_path / "xbox.actions.h5"
+    ex.extract(ov, dst)
+    pair = ee.load_pair(dst, truth)
+    m = pair.scored
+    j = BUTTON_INDEX["south"]
+    true, pred = pair.true.buttons[m][:, j], pair.pred.buttons[m][:, j]
+    assert true.mean() >= 0.3, "the player holds A a third of the time"
+    f1 = 2 * (true & pred).sum() / max(int(true.sum() + pred.sum()), 1)
+    assert f1 >= 0.95, (int(true.sum()), int((true & pred).sum()), int((~true & pred).sum()))

@@ -291,6 +291,38 @@ def test_a_button_held_through_calibration_does_not_pass_for_background() -> Non
     assert err["checked"] < 0.05 < err["median"], err
 
 
+def test_a_button_mashed_through_calibration_splits_its_frames_and_a_new_scene_does_not() -> None:
+    # A pressed in 2 of every 3 frames over a steady game: its frames fall in two groups
+    # along its press, the released ones the fewer. A dark scene turning light, nothing
+    # pressed: every box splits along its press too, but all alike, which no press does.
+    t = overlays.get_template("builtin/switch-black")
+    rng = np.random.default_rng(1)
+    r = overlays.Renderer(t, 0.5)
+    size = (r.width + 20, r.height + 20)
+    games = synth.Backgrounds().sample(rng, 2, size)
+    cmap = CanvasMap.make([[r.sx, 0, 10], [0, r.sy, 10]], t.size, games[0].shape[1::-1])
+    L = build_looks(t, cmap.scale)
+    pressed = list(zip(L.button_boxes, L.pressed, strict=True))
+    south = L.button_boxes[[s.name for s in L.buttons].index("south")]
+    gain = np.full(3, 0.6, np.float32)
+
+    def canvases(states: list[State], backs: list[np.ndarray]) -> np.ndarray:
+        frames = np.stack([b.copy() for b in backs])
+        for f, s in zip(frames, states, strict=True):
+            r.draw(f, s, 10, 10, 0.6)
+        return np.stack([cmap.from_rgb_frame(f) for f in frames])
+
+    mashed = [i % 3 != 0 for i in range(24)]
+    canv = canvases([press_state("south") if m else State() for m in mashed], [games[0]] * 24)
+    splits = calib.press_splits(canv, L.rest, pressed, gain, cmap.from_rgb_frame(games[0]))
+    assert list(splits) == [south]
+    assert np.array_equal(splits[south], ~np.array(mashed))
+
+    dark, light = np.full_like(games[0], 20), np.full_like(games[0], 235)
+    canv = canvases([State()] * 24, [dark if i < 8 else light for i in range(24)])
+    assert calib.press_splits(canv, L.rest, pressed, gain, cmap.from_rgb_frame(dark)) == {}
+
+
 def test_a_stick_drawn_over_a_dpad_is_read_with_it(shared_presets: Path) -> None:
     """nes-pixel's analog look draws the stick over the d-pad: alone, a pressed arm reads
     as a pushed stick; read together (overlap.py) each is told apart."""

@@ -27,6 +27,9 @@ MAX_STRETCH = 0.04  # and how much it may scale or shear it
 # a button's background seen at rest is kept unless it leaves its crops this badly explained
 # (mean absolute error): then the button was likely held through the calibration frames
 UNEXPLAINED = 0.004
+# how much worse than the median of every frame the released frames' median may explain
+# a held button's frames and still be taken as its background (see `press_splits`)
+SPLIT_WORSE = 1.5
 
 
 def overlay_pixels(rest: np.ndarray, static: np.ndarray, min_count: int = 64) -> np.ndarray:
@@ -134,6 +137,7 @@ def see_through(
     pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]] = (),
     least: float = 0.1,
     full: float = 0.3,
+    moving: Sequence[tuple[int, int, int, int]] = (),
 ) -> np.ndarray:
     """The background map, seen through the overlay where it lets enough through.
 
@@ -148,7 +152,9 @@ def see_through(
     box and pressed look) the median seen through the released look is kept, unless the
     fill from around the box clearly explains the frames better (each frame by the better
     of its released and pressed looks): then the button was held through most of them,
-    and the median shows its pressed look, not the game.
+    and the median shows its pressed look, not the game. Or, when the frames fall in two
+    groups along the button's own press and the released group is the smaller
+    (`press_splits`), the median was taken from presses: the released group's is kept.
     """
     if len(canvases) < 3:
         return bmap
@@ -178,6 +184,13 @@ def see_through(
     shared: dict[tuple[int, int, int, int], list[np.ndarray]] = {}
     for box, look in pressed:
         shared.setdefault(tuple(box), []).append(look)
+    splits = press_splits(
+        canvases,
+        rest,
+        [(b, lk[0]) for b, lk in shared.items() if len(lk) == 1 and not _overlaps(b, moving)],
+        g,
+        prior,
+    )
     for (x, y, bw, bh), _ in pressed:
         if x < 0 or y < 0:
             continue
@@ -211,7 +224,76 @@ def see_through(
         best = int(np.argmin(errs))
         if errs[best] < 0.8 * seen:
             out[sl] = cands[best]
+        elif (x, y, bw, bh) in splits:
+            # the released group's median explains the frames a little worse at most (the
+            # pressed look, drawn from the atlas, fits a press less closely than the
+            # median of presses fits it)
+            cand = blend(*behind(median0(o[splits[(x, y, bw, bh)]]), r0), bmap[sl])
+            if _explained(o, r0, looks, g, cand) <= SPLIT_WORSE * seen:
+                out[sl] = cand
     return out.astype(np.float32)
+
+
+def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]) -> bool:
+    x, y, w, h = box
+    return any(x < a + c and a < x + w and y < b + d and b < y + h for a, b, c, d in others)
+
+
+def press_splits(
+    canvases: np.ndarray,
+    rest: np.ndarray,
+    pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]],
+    gain: np.ndarray,
+    bg: np.ndarray,
+    min_side: int = 3,
+    min_sep: float = 4.0,
+    min_gap: float = 0.3,
+) -> dict[tuple[int, int, int, int], np.ndarray]:
+    """Buttons held through most of the frames, told by the frames alone: per box, the
+    mask of its released frames, where they are the fewer.
+
+    Each frame's crop is projected on the change the button's press makes (0 released, 1
+    pressed, over background `bg`: the look need not be drawn exactly, only changed the
+    right way). Kept where the best split of those values in two groups leaves them
+    `min_gap` apart and `min_sep` spreads apart, with `min_side` frames each, and no
+    other button's frames split alike (a change of scene moves every box at once).
+    """
+    found: dict[tuple[int, int, int, int], np.ndarray] = {}
+    for box, look in pressed:
+        x, y, bw, bh = box
+        if x < 0 or y < 0:
+            continue
+        sl = (slice(y, y + bh), slice(x, x + bw))
+        o = canvases[:, sl[0], sl[1]]
+        if o.size == 0 or len(o) < 2 * min_side:
+            continue
+        base = expected_rest(rest[sl], gain, bg[sl])
+        d = (expected_rest(look[: o.shape[1], : o.shape[2]], gain, bg[sl]) - base).ravel()
+        if float(d @ d) < 1e-6:
+            continue
+        p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
+        order = np.argsort(p)
+        s = p[order]
+        best_sep, best_k = 0.0, 0
+        for k in range(min_side, len(s) - min_side + 1):
+            lo, hi = s[:k], s[k:]
+            gap = float(hi.mean() - lo.mean())
+            sep = gap / (float(np.sqrt((lo.var() + hi.var()) / 2)) + 0.02)
+            if gap >= min_gap and sep > best_sep:
+                best_sep, best_k = sep, k
+        if best_sep >= min_sep:
+            low = np.zeros(len(o), bool)
+            low[order[:best_k]] = True
+            found[box] = low
+
+    def alike(a: np.ndarray, b: np.ndarray) -> bool:
+        return float((a == b).mean()) >= 0.9
+
+    return {
+        box: low
+        for box, low in found.items()
+        if low.mean() < 0.5 and not any(alike(low, o) for b, o in found.items() if b != box)
+    }
 
 
 def median0(x: np.ndarray) -> np.ndarray:

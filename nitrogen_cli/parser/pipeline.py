@@ -50,7 +50,9 @@ def calibrate(
         canv = np.stack([cm.from_rgb_roi(r) for r in rois])
         mean = canv.mean(axis=0)
         gain, bmap = calib.fit_opacity(canv, looks.rest, looks.static, mean=mean)
-        bg = calib.see_through(canv, looks.rest, gain, bmap, held, pressed)
+        bg = calib.see_through(
+            canv, looks.rest, gain, bmap, held, pressed, moving=looks.stick_boxes
+        )
         return canv, mean, gain, bmap, bg
 
     canv, mean, gain, bmap, bg = fit(cmap)
@@ -76,6 +78,8 @@ def calibrate(
         at_rest = [
             ((x, y, w, h), looks.rest[y : y + h, x : x + w]) for x, y, w, h in looks.stick_boxes
         ]
-        click_bg = calib.see_through(canv, looks.rest, gain, bmap, held, pressed + at_rest)
+        click_bg = calib.see_through(
+            canv, looks.rest, gain, bmap, held, pressed + at_rest, moving=looks.stick_boxes
+        )
     presence = calib.Presence(looks.rest, looks.static, gain, bg)
     return Calibration(cmap, gain, bg, presence, aligned, click_bg)
