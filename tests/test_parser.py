@@ -302,7 +302,7 @@ def test_a_button_mashed_through_calibration_splits_its_frames_and_a_new_scene_d
     games = synth.Backgrounds().sample(rng, 2, size)
     cmap = CanvasMap.make([[r.sx, 0, 10], [0, r.sy, 10]], t.size, games[0].shape[1::-1])
     L = build_looks(t, cmap.scale)
-    pressed = list(zip(L.button_boxes, L.pressed, strict=True))
+    pressed = [(b, [lk]) for b, lk in zip(L.button_boxes, L.pressed, strict=True)]
     south = L.button_boxes[[s.name for s in L.buttons].index("south")]
     gain = np.full(3, 0.6, np.float32)
 

@@ -16,7 +16,7 @@ unless readings overshoot it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -137,7 +137,8 @@ def see_through(
     pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]] = (),
     least: float = 0.1,
     full: float = 0.3,
-    moving: Sequence[tuple[int, int, int, int]] = (),
+    unsplit: Sequence[tuple[int, int, int, int]] = (),
+    also: Mapping[tuple[int, int, int, int], Sequence[np.ndarray]] | None = None,
 ) -> np.ndarray:
     """The background map, seen through the overlay where it lets enough through.
 
@@ -155,6 +156,8 @@ def see_through(
     and the median shows its pressed look, not the game. Or, when the frames fall in two
     groups along the button's own press and the released group is the smaller
     (`press_splits`), the median was taken from presses: the released group's is kept.
+    Not under boxes in `unsplit` (a stick's travel moves them); where `also` gives a box
+    other pressed looks (skins tied at rest), a press may look like any of them.
     """
     if len(canvases) < 3:
         return bmap
@@ -187,7 +190,11 @@ def see_through(
     splits = press_splits(
         canvases,
         rest,
-        [(b, lk[0]) for b, lk in shared.items() if len(lk) == 1 and not _overlaps(b, moving)],
+        [
+            (b, [lk[0], *(also or {}).get(b, ())])
+            for b, lk in shared.items()
+            if len(lk) == 1 and not _overlaps(b, unsplit)
+        ],
         g,
         prior,
     )
@@ -242,7 +249,7 @@ def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, i
 def press_splits(
     canvases: np.ndarray,
     rest: np.ndarray,
-    pressed: Sequence[tuple[tuple[int, int, int, int], np.ndarray]],
+    pressed: Sequence[tuple[tuple[int, int, int, int], Sequence[np.ndarray]]],
     gain: np.ndarray,
     bg: np.ndarray,
     min_side: int = 3,
@@ -254,12 +261,13 @@ def press_splits(
 
     Each frame's crop is projected on the change the button's press makes (0 released, 1
     pressed, over background `bg`: the look need not be drawn exactly, only changed the
-    right way). Kept where the best split of those values in two groups leaves them
-    `min_gap` apart and `min_sep` spreads apart, with `min_side` frames each, and no
-    other button's frames split alike (a change of scene moves every box at once).
+    right way; of several pressed looks, each must split them alike). Kept where
+    the best split of those values in two groups leaves them `min_gap` apart and
+    `min_sep` spreads apart, with `min_side` frames each, and no other button's frames
+    split alike (a change of scene moves every box at once).
     """
     found: dict[tuple[int, int, int, int], np.ndarray] = {}
-    for box, look in pressed:
+    for box, looks in pressed:
         x, y, bw, bh = box
         if x < 0 or y < 0:
             continue
@@ -268,32 +276,39 @@ def press_splits(
         if o.size == 0 or len(o) < 2 * min_side:
             continue
         base = expected_rest(rest[sl], gain, bg[sl])
-        d = (expected_rest(look[: o.shape[1], : o.shape[2]], gain, bg[sl]) - base).ravel()
-        if float(d @ d) < 1e-6:
-            continue
-        p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
-        order = np.argsort(p)
-        s = p[order]
-        best_sep, best_k = 0.0, 0
-        for k in range(min_side, len(s) - min_side + 1):
-            lo, hi = s[:k], s[k:]
-            gap = float(hi.mean() - lo.mean())
-            sep = gap / (float(np.sqrt((lo.var() + hi.var()) / 2)) + 0.02)
-            if gap >= min_gap and sep > best_sep:
-                best_sep, best_k = sep, k
-        if best_sep >= min_sep:
+        lows = []
+        for look in looks:
+            d = (expected_rest(look[: o.shape[1], : o.shape[2]], gain, bg[sl]) - base).ravel()
+            if float(d @ d) < 1e-6:
+                break
+            p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
+            order = np.argsort(p)
+            s = p[order]
+            best_sep, best_k = 0.0, 0
+            for k in range(min_side, len(s) - min_side + 1):
+                lo, hi = s[:k], s[k:]
+                gap = float(hi.mean() - lo.mean())
+                sep = gap / (float(np.sqrt((lo.var() + hi.var()) / 2)) + 0.02)
+                if gap >= min_gap and sep > best_sep:
+                    best_sep, best_k = sep, k
+            if best_sep < min_sep:
+                break
             low = np.zeros(len(o), bool)
             low[order[:best_k]] = True
-            found[box] = low
-
-    def alike(a: np.ndarray, b: np.ndarray) -> bool:
-        return float((a == b).mean()) >= 0.9
+            lows.append(low)
+        # every pressed look it may show must split the frames alike
+        if len(lows) == len(looks) and all(_alike(lows[0], x) for x in lows[1:]):
+            found[box] = lows[0]
 
     return {
         box: low
         for box, low in found.items()
-        if low.mean() < 0.5 and not any(alike(low, o) for b, o in found.items() if b != box)
+        if low.mean() < 0.5 and not any(_alike(low, o) for b, o in found.items() if b != box)
     }
+
+
+def _alike(a: np.ndarray, b: np.ndarray) -> bool:
+    return float((a == b).mean()) >= 0.9
 
 
 def median0(x: np.ndarray) -> np.ndarray:

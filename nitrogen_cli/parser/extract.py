@@ -660,14 +660,18 @@ def _extract(
     vinfo = vid.probe(ov.video)
     cmap = CanvasMap.make(ov.transform, ov.template.size, (vinfo.width, vinfo.height))
     looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid)
-    tied = tied_looks(
-        looks,
-        [
-            (t.id, build_looks(t, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid))
-            for t in ov.ties
-        ],
-    )
+    others = {
+        t.id: build_looks(t, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid) for t in ov.ties
+    }
+    tied = tied_looks(looks, list(others.items()))
     tied_fit = np.zeros((2, len(tied)))  # summed over every calibration's parser
+    # the pressed looks at their boxes of the buttons a tied skin presses otherwise
+    unsure: dict[int, list[np.ndarray]] = {}
+    for j, _, tid in tied:
+        names = [b.name for b in others[tid].buttons]
+        lk = others[tid].pressed[names.index(looks.buttons[j].name)]
+        if lk.shape == looks.pressed[j].shape:
+            unsure.setdefault(j, []).append(lk)
 
     reads = Readings()
     parser: FrameParser | None = None
@@ -706,7 +710,7 @@ def _extract(
         rois = [r for _, r in items if r is not None]
         if len(rois) >= 3:
             spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
-            new = calibrate([rois[i] for i in spread], cal.cmap, looks, align=False)
+            new = calibrate([rois[i] for i in spread], cal.cmap, looks, False, unsure)
             new.aligned = cal.aligned
             pts = np.stack([sampler(r) for r in rois])  # the presence score's pixels
             z_old, z_new = cal.presence.score(pts), new.presence.score(pts)
@@ -868,7 +872,7 @@ def _extract(
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
         keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
-        trial = calibrate(keep, cmap, looks)
+        trial = calibrate(keep, cmap, looks, unsure=unsure)
         at = PointSampler(trial.cmap, trial.presence.idx)
         usual = 0.0
         if keep:

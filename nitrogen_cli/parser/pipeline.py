@@ -10,7 +10,7 @@ at training time what it will see on a video.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,10 +33,15 @@ class Calibration:
 
 
 def calibrate(
-    rois: Sequence[np.ndarray], cmap: CanvasMap, looks: Looks, align: bool = True
+    rois: Sequence[np.ndarray],
+    cmap: CanvasMap,
+    looks: Looks,
+    align: bool = True,
+    unsure: Mapping[int, Sequence[np.ndarray]] | None = None,
 ) -> Calibration:
     """Per-video gain, background and alignment (unless not `align`) from a few frames'
-    RGB crops at cmap.roi."""
+    RGB crops at cmap.roi. `unsure` gives buttons (by index) other pressed looks they
+    may show (skins tied at rest that draw their presses otherwise)."""
     if not len(rois):
         gain = np.ones(3, np.float32)
         bg = np.full((*looks.rest.shape[:2], 3), 0.5, np.float32)
@@ -45,13 +50,14 @@ def calibrate(
         )
     held = ~looks.static  # the boxes of buttons and sticks: a press may last long
     pressed = list(zip(looks.button_boxes, looks.pressed, strict=True))
+    also = {looks.button_boxes[j]: list(lks) for j, lks in (unsure or {}).items()}
 
     def fit(cm: CanvasMap) -> tuple:
         canv = np.stack([cm.from_rgb_roi(r) for r in rois])
         mean = canv.mean(axis=0)
         gain, bmap = calib.fit_opacity(canv, looks.rest, looks.static, mean=mean)
         bg = calib.see_through(
-            canv, looks.rest, gain, bmap, held, pressed, moving=looks.stick_boxes
+            canv, looks.rest, gain, bmap, held, pressed, unsplit=looks.stick_boxes, also=also
         )
         return canv, mean, gain, bmap, bg
 
@@ -79,7 +85,14 @@ def calibrate(
             ((x, y, w, h), looks.rest[y : y + h, x : x + w]) for x, y, w, h in looks.stick_boxes
         ]
         click_bg = calib.see_through(
-            canv, looks.rest, gain, bmap, held, pressed + at_rest, moving=looks.stick_boxes
+            canv,
+            looks.rest,
+            gain,
+            bmap,
+            held,
+            pressed + at_rest,
+            unsplit=looks.stick_boxes,
+            also=also,
         )
     presence = calib.Presence(looks.rest, looks.static, gain, bg)
     return Calibration(cmap, gain, bg, presence, aligned, click_bg)
