@@ -51,6 +51,13 @@ def preset_case(
     return truth, ov
 
 
+def extracted(ov: Path, truth: Path) -> ee.Pair:
+    """Extract an overlay file beside it and pair the actions with their truth."""
+    dst = ov.with_name(ov.name.replace(".overlay.h5", ".actions.h5"))
+    ex.extract(ov, dst)
+    return ee.load_pair(dst, truth)
+
+
 def corpus_video(tmp: Path) -> tuple[Path, Path]:
     """A short Doom corpus video whose overlay shows both sticks and never moves."""
     from nitrogen_cli import corpus
@@ -71,9 +78,7 @@ def corpus_video(tmp: Path) -> tuple[Path, Path]:
 def test_a_corpus_video_reads_right_and_a_blind_guess_does_not(tmp_path: Path) -> None:
     mp4, truth = corpus_video(tmp_path)
     ov = overlay_from_truth(truth, tmp_path / f"{mp4.stem}.overlay.h5")
-    dst = tmp_path / f"{mp4.stem}.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     assert pair.scored.sum() > 0.5 * len(pair.scored)
     assert pair.true.buttons[pair.scored].any(), "the player presses something"
     fig = ee.figures([pair])
@@ -342,9 +347,7 @@ def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
         opacity=0.543,
         placements=[{"x": 799, "y": 50, "scale": 25.380567}],
     )
-    dst = tmp_path / "nesanalog.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     arms = [BUTTON_INDEX[f"dpad_{d}"] for d in ("up", "down", "left", "right")]
     m = pair.scored
     false = (pair.pred.buttons[m][:, arms] & ~pair.true.buttons[m][:, arms]).sum()
@@ -380,9 +383,7 @@ def test_a_resting_stick_is_not_moved_by_the_d_pad_arm_pressed_under_it(
         opacity=0.931,
         placements=[{"x": 42, "y": 42, "scale": 23.562451}],
     )
-    dst = tmp_path / "snesanalog.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     arms = [BUTTON_INDEX[f"dpad_{d}"] for d in ("up", "down", "left", "right")]
     m = pair.scored & pair.true.buttons[:, arms].any(axis=1)
     assert m.sum() > 60
@@ -455,9 +456,7 @@ def test_frames_set_aside_before_the_calibration_are_read_through_it(
         ],
         transform=[[0.1431, 0.0, 24.5], [0.0, 0.1422, 24.6986]],  # half a pixel off
     )
-    dst = tmp_path / "showplayer.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     first = np.zeros(len(pair.true), bool)
     first[:187] = True
     m = pair.scored & first
@@ -494,9 +493,7 @@ def test_a_stick_that_never_moves_reads_centred_where_read_off_centre(
         placements=[{"x": 569, "y": 609, "scale": 8.336918}],
         transform=[[8.235, 0.0, 570.0], [0.0, 8.38, 610.479]],
     )
-    dst = tmp_path / "famicom.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     m = pair.scored
     assert m.sum() > 300
     assert np.abs(pair.true.j_left[m]).max() == 0  # the player never moves the stick
@@ -530,9 +527,7 @@ def test_a_pixel_stick_pushed_half_way_is_not_read_clicked(
         opacity=0.8,
         placements=[{"x": 9, "y": 9, "scale": 18.947368}],
     )
-    dst = tmp_path / "gameboy.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     m = pair.scored
     half = np.abs(np.hypot(*pair.true.j_left[m].T) - 0.5) < 0.1
     assert half.sum() >= 30, "the player pushes the stick half way"
@@ -567,9 +562,7 @@ def test_a_button_held_through_most_of_the_calibration_is_still_read(
         opacity=1.0,
         placements=[{"scale": 0.178722, "x": 49, "y": 449}],
     )
-    dst = tmp_path / "xbox.actions.h5"
-    ex.extract(ov, dst)
-    pair = ee.load_pair(dst, truth)
+    pair = extracted(ov, truth)
     m = pair.scored
     j = BUTTON_INDEX["south"]
     true, pred = pair.true.buttons[m][:, j], pair.pred.buttons[m][:, j]
