@@ -265,6 +265,21 @@ def test_a_per_video_button_boundary_moves_between_clusters_but_never_flips_most
     assert calib.button_threshold(np.concatenate([barely, clear]), max_flip=1.0) < -1.0
 
 
+def test_a_game_switch_behind_a_button_never_pressed_is_not_taken_for_a_press() -> None:
+    """A see-through trigger never pressed, read -2.2 over one game and -0.9 over the
+    next (L2 c29-0009, a retrained network): two clusters, but the upper one is one run
+    of 600 frames from the switch on, and a boundary between them read every frame
+    after the switch pressed. The same readings as presses, short and spread, still
+    move the boundary."""
+    rng = np.random.default_rng(1)
+    switch = np.concatenate([rng.normal(-2.2, 0.05, 800), rng.normal(-0.9, 0.05, 600)])
+    assert calib.button_threshold(switch) == 0.0
+    presses = rng.normal(-2.2, 0.05, 1400)
+    for start in rng.choice(np.arange(0, 1400, 40), 15, replace=False):
+        presses[start : start + int(rng.integers(5, 30))] = rng.normal(-0.9, 0.05)
+    assert -2.0 < calib.button_threshold(presses) < -1.1
+
+
 def test_a_button_held_through_calibration_does_not_pass_for_background() -> None:
     # a translucent overlay over a steady game; the right trigger held in most frames:
     # the frames' median shows it pressed, and taken for background it would make the

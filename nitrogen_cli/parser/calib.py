@@ -541,7 +541,11 @@ def stick_scale(xy: np.ndarray, q: float = 99.5) -> float:
 
 # -- buttons, after the whole video -----------------------------------------------------
 def button_threshold(
-    z: np.ndarray, max_shift: float = 3.0, separation: float = 4.0, max_flip: float = 0.5
+    z: np.ndarray,
+    max_shift: float = 3.0,
+    separation: float = 4.0,
+    max_flip: float = 0.5,
+    max_run: float = 150.0,
 ) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)
@@ -554,8 +558,17 @@ def button_threshold(
     readings from one state to the other (a button the network reads as barely released
     throughout, beside a few clearly released readings, is not held all video);
     otherwise the network's boundary stands.
+
+    `z` is in frame order: the readings the new boundary turns must come in runs shorter
+    than `max_run` frames on average. Presses do (no corpus button's mean press lasts 3
+    s); a card or a new game behind a see-through button shifts its readings for as long
+    as it lasts, in one run (H2 c24-0007: both triggers, never pressed, read pressed
+    through a 282-frame "be right back" card; c24-0003: a trigger after a switch to
+    Boxing, 428 frames; L2 c29-0009, a retrained network: a trigger read -2.2 over Doom
+    and -0.9 over Breakout, and pressed for the 600 Breakout frames).
     """
-    z = np.sort(np.asarray(z, np.float64).reshape(-1))
+    seq = np.asarray(z, np.float64).reshape(-1)
+    z = np.sort(seq)
     n = len(z)
     if n < 20:
         return 0.0
@@ -583,6 +596,10 @@ def button_threshold(
         return 0.0
     if (a[-1] < 0 < b[0]) or a[-1] == b[0]:
         return 0.0  # 0 already splits them cleanly
-    if np.mean((z >= min(t, 0.0)) & (z < max(t, 0.0))) > max_flip:
+    flip = (seq >= min(t, 0.0)) & (seq < max(t, 0.0))
+    if flip.mean() > max_flip:
+        return 0.0
+    runs = int(np.count_nonzero(np.diff(flip.astype(np.int8)) == 1) + flip[0])
+    if runs and flip.sum() / runs >= max_run:
         return 0.0
     return float(t)

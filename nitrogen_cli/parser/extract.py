@@ -1042,13 +1042,14 @@ def _finish(
     btn_t = np.zeros(nb, np.float32)
     thm_t = np.zeros(ns, np.float32)
     if cfg.refine:
+        timed = np.flatnonzero(good)[np.argsort(index[good], kind="stable")]  # frame order
         for j, slot in enumerate(looks.buttons):
-            btn_t[j] = calib.button_threshold(btn[good, j])
+            btn_t[j] = calib.button_threshold(btn[timed, j])
             if btn_t[j]:
                 thresholds[slot.name] = float(btn_t[j])
         for k, slot in enumerate(looks.sticks):
             if slot.thumb is not None:
-                thm_t[k] = calib.button_threshold(thm[good, k])
+                thm_t[k] = calib.button_threshold(thm[timed, k])
                 if thm_t[k]:
                     thresholds[slot.thumb] = float(thm_t[k])
 
