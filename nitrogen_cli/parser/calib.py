@@ -282,19 +282,9 @@ def press_splits(
             if float(d @ d) < 1e-6:
                 break
             p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
-            order = np.argsort(p)
-            s = p[order]
-            best_sep, best_k = 0.0, 0
-            for k in range(min_side, len(s) - min_side + 1):
-                lo, hi = s[:k], s[k:]
-                gap = float(hi.mean() - lo.mean())
-                sep = gap / (float(np.sqrt((lo.var() + hi.var()) / 2)) + 0.02)
-                if gap >= min_gap and sep > best_sep:
-                    best_sep, best_k = sep, k
-            if best_sep < min_sep:
+            low = _low_group(p, min_side, min_sep, min_gap)
+            if low is None:
                 break
-            low = np.zeros(len(o), bool)
-            low[order[:best_k]] = True
             lows.append(low)
         # every pressed look it may show must split the frames alike
         if len(lows) == len(looks) and all(_alike(lows[0], x) for x in lows[1:]):
@@ -305,6 +295,25 @@ def press_splits(
         for box, low in found.items()
         if low.mean() < 0.5 and not any(_alike(low, o) for b, o in found.items() if b != box)
     }
+
+
+def _low_group(p: np.ndarray, min_side: int, min_sep: float, min_gap: float) -> np.ndarray | None:
+    """The lower group (a mask) of the split of press projections `p` in two that leaves
+    them furthest apart in spreads, at least `min_gap` apart; None below `min_sep`."""
+    order = np.argsort(p)
+    s = p[order]
+    best_sep, best_k = 0.0, 0
+    for k in range(min_side, len(s) - min_side + 1):
+        lo, hi = s[:k], s[k:]
+        gap = float(hi.mean() - lo.mean())
+        sep = gap / (float(np.sqrt((lo.var() + hi.var()) / 2)) + 0.02)
+        if gap >= min_gap and sep > best_sep:
+            best_sep, best_k = sep, k
+    if best_sep < min_sep:
+        return None
+    low = np.zeros(len(p), bool)
+    low[order[:best_k]] = True
+    return low
 
 
 def _alike(a: np.ndarray, b: np.ndarray) -> bool:
