@@ -4,7 +4,7 @@ synthetic clips and a few training steps."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,74 @@ def test_one_training_command_gives_one_checkpoint(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert any(not np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_networks_trained_apart_vote_by_their_mean_reading(tmp_path: Path) -> None:
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        net = model.ParserNet()
+        for p in net.parameters():  # the last stick layer starts at zero: make it count
+            p.data.add_(0.1 * torch.randn_like(p))
+        nets.append(net.eval())
+    vote = model.ParserNet.vote(nets).eval()
+    assert vote.cfg.members == 2
+    L = build_looks(overlays.get_template("builtin/xbox-white"), 0.5)
+    nb = len(L.buttons)
+    looks = torch.as_tensor(L.button_looks).permute(0, 1, 4, 2, 3).contiguous()
+    gen = torch.Generator().manual_seed(0)
+    gain, bg = torch.full((nb, 3), 0.8), torch.rand(nb, 3, 16, 16, generator=gen)
+    obs = torch.rand(nb, 3, 16, 16, generator=gen)
+    maps = torch.rand(5, 2, 15, 15, generator=gen)
+    with torch.inference_mode():
+        each = [n.buttons(obs, looks, gain, bg) for n in nets]
+        assert not torch.allclose(each[0], each[1], atol=0.1)
+        want = (each[0] + each[1]) / 2
+        assert torch.allclose(vote.buttons(obs, looks, gain, bg), want, atol=1e-5)
+        # extraction's folded comparator reads the same
+        folded = vote.button.fold(vote.button.prepare(looks, gain, bg))
+        assert torch.allclose(vote.button.compare(obs, folded), want, atol=1e-4)
+        heat = (nets[0].sticks(maps)[1] + nets[1].sticks(maps)[1]) / 2
+        xy = model.soft_argmax(heat, nets[0].stick.coords, nets[0].cfg.window)
+        assert torch.allclose(vote.sticks(maps)[0], xy, atol=1e-5)
+    model.save(vote, tmp_path / "v")
+    again = model.load(tmp_path / "v")
+    with torch.inference_mode():
+        assert torch.allclose(again.buttons(obs, looks, gain, bg), want, atol=1e-5)
+    with pytest.raises(ValueError):
+        model.ParserNet.vote([vote, nets[0]])
+
+
+@pytest.mark.slow
+def test_a_vote_is_its_members_trained_apart_and_a_rerun_keeps_those_done(
+    tmp_path: Path,
+) -> None:
+    from safetensors.numpy import load_file
+
+    from nitrogen_cli.parser.train import train, train_vote
+
+    cfg = tiny_training(steps=4, buffer=2, val_clips=1, holdout=("builtin/pixel",))
+    for seed in (0, 1):
+        train(replace(cfg, seed=seed), tmp_path / f"alone{seed}", log=lambda m: None)
+    said: list[str] = []
+    meta = train_vote(replace(cfg, members=2), tmp_path / "vote", log=said.append)
+    got = load_file(tmp_path / "vote.safetensors")
+    for seed in (0, 1):
+        alone = load_file(tmp_path / f"alone{seed}.safetensors")
+        for k, v in alone.items():
+            head, rest = k.split(".", 1)
+            np.testing.assert_allclose(got[f"{head}.members.{seed}.{rest}"], v, atol=1e-5)
+    assert len(meta["members"]) == 2 and meta["held_out"]["button_acc"] >= 0
+    assert not list(tmp_path.glob("vote-member*")), "members are removed once voted"
+    # a run stopped after its first member starts again from the second
+    train(replace(cfg, seed=0), tmp_path / "again-member0", log=lambda m: None)
+    said.clear()
+    train_vote(replace(cfg, members=2), tmp_path / "again", log=said.append)
+    assert any("member 1 of 2 is there already" in m for m in said)
+    assert any("member 2 of 2 (seed 1)" in m for m in said)
+    again = load_file(tmp_path / "again.safetensors")
+    for k in got:
+        np.testing.assert_allclose(again[k], got[k], atol=1e-5)
 
 
 def test_training_stops_with_an_error_once_its_clip_workers_are_gone() -> None:

@@ -24,7 +24,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class TrainConfig:
     only: tuple[str, ...] = ()  # use only these skin groups (tests; empty: all)
     games: tuple[str, ...] = GAMES  # games whose frames are drawn behind the overlays
     model: dict[str, Any] = field(default_factory=dict)  # ParserConfig overrides
+    members: int = 1  # networks trained one after another (seeds seed, seed+1, ...), averaged
 
 
 def group_of(template_id: str) -> str:
@@ -412,7 +413,7 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
                 p.terminate()
     wall = time.time() - t0
     meta = {
-        "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "train": _listed(cfg),
         "steps": step,
         "clips_seen": seen,
         "wall_seconds": round(wall, 1),
@@ -422,6 +423,60 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
         "torch": torch.__version__,
     }
     save(net, out, meta)
+    log(f"train-parser: wrote {Path(out).with_suffix('.safetensors')} ({wall / 60:.1f} min)")
+    return meta
+
+
+def _listed(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}
+
+
+def train_vote(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]:
+    """`cfg.members` networks, each trained by `train` with seeds cfg.seed, cfg.seed + 1,
+    ..., saved as one that averages them (`ParserNet.vote`). A single seed's network reads
+    some videos far worse than another's, and which ones differs by seed; their mean is
+    steadier. Each member is saved beside `out` as it finishes (a rerun of a stopped run
+    starts from the first member missing) and removed once the whole is written."""
+    from nitrogen_cli.parser.model import ParserNet, load, read_info, save
+
+    if cfg.members <= 1:
+        return train(cfg, out, log)
+    t0 = time.time()
+    base = Path(out).with_suffix("")
+    parts, metas = [], []
+    for k in range(cfg.members):
+        mcfg = replace(cfg, seed=cfg.seed + k, members=1)
+        part = base.with_name(f"{base.name}-member{k}")
+        done = part.with_suffix(".safetensors").is_file() and part.with_suffix(".json").is_file()
+        meta = read_info(part) if done else {}
+        if meta.get("train") != _listed(mcfg):
+            log(f"train-parser: member {k + 1} of {cfg.members} (seed {mcfg.seed})")
+            meta = train(mcfg, part, log)
+        else:
+            log(f"train-parser: member {k + 1} of {cfg.members} is there already ({part})")
+        parts.append(part)
+        metas.append(meta)
+    net = ParserNet.vote([load(p) for p in parts])
+    val = val_clips(cfg, cfg.val_clips, 7)
+    held = {"step": cfg.steps, **evaluate(net, val)} if val else {}
+    wall = time.time() - t0
+    meta = {
+        "train": _listed(cfg),
+        "steps": cfg.steps,
+        "clips_seen": sum(int(m.get("clips_seen", 0)) for m in metas),
+        "wall_seconds": round(wall, 1),
+        "command": " ".join(sys.argv),
+        "held_out": held,
+        "members": [
+            {k: m.get(k) for k in ("steps", "clips_seen", "wall_seconds", "held_out")}
+            for m in metas
+        ],
+        "torch": metas[0].get("torch"),
+    }
+    save(net, out, meta)
+    for p in parts:
+        for suffix in (".safetensors", ".json"):
+            p.with_suffix(suffix).unlink(missing_ok=True)
     log(f"train-parser: wrote {Path(out).with_suffix('.safetensors')} ({wall / 60:.1f} min)")
     return meta
 
@@ -445,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--workers", "-j", type=int, default=d.workers)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--members",
+        type=int,
+        default=d.members,
+        help="Networks trained one after another (seeds SEED, SEED+1, ...) and averaged.",
+    )
     p.add_argument("--frames", type=int, default=d.frames)
     p.add_argument("--buffer", type=int, default=d.buffer)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -466,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clip_every=a.clip_every,
         workers=a.workers,
         seed=a.seed,
+        members=a.members,
         frames=a.frames,
         buffer=a.buffer,
         lr=a.lr,
@@ -476,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         val_clips=a.val_clips,
         val_every=a.val_every,
     )
-    train(cfg, a.out, log=lambda m: print(m, file=sys.stderr, flush=True))
+    train_vote(cfg, a.out, log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
 
