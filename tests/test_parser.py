@@ -174,6 +174,27 @@ def test_a_synthetic_clip_carries_consistent_labels() -> None:
     assert clip["thumb_looks"].shape == (8, 2, 2, 16, 16, 4)
 
 
+def test_training_reads_some_crops_with_a_wrong_opacity() -> None:
+    # a video calibrated partly on a card's frames got gain 0.47 for an opaque overlay
+    # (V1 c31-0000), and every network trained on right gains read a trigger held there
+    from nitrogen_cli.parser.train import button_batch
+
+    rng = np.random.default_rng(3)
+    t = overlays.get_template("builtin/gc-indigo")
+    clip = synth.make_clip(rng, t, synth.Backgrounds(), synth.ClipConfig(frames=8))
+    right = torch.as_tensor(clip["gain"], dtype=torch.float32)
+    plain = button_batch(np.random.default_rng(0), [clip], 2000)
+    assert torch.equal(plain[2], right.expand(2000, 3))
+    gain = button_batch(np.random.default_rng(0), [clip], 2000, gain_jitter=0.3)[2]
+    factor = (gain / right)[:, 0]
+    moved = (factor - 1).abs() > 1e-6
+    assert 0.25 < float(moved.float().mean()) < 0.35
+    assert float(factor[moved].min()) >= 0.5 - 1e-6 and float(gain.max()) <= 1.05 + 1e-6
+    assert float(factor[moved].min()) < 0.6 and (factor[moved] < 1).float().mean() > 0.5
+    # the gain is per crop; a crop's three channels move together
+    assert torch.allclose(gain / right, factor[:, None].expand(-1, 3), atol=1e-5)
+
+
 def test_states_never_hold_opposite_directions() -> None:
     states = synth.random_states(
         np.random.default_rng(0), ("dpad_up", "dpad_down", "dpad_left", "dpad_right"), 400

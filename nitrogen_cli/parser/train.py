@@ -50,6 +50,7 @@ class TrainConfig:
     seed: int = 0
     frames: int = 40  # per clip
     recolour: float = 0.4  # share of clips drawn with a recoloured skin
+    gain_jitter: float = 0.3  # share of crops read with a wrong opacity (x0.5 to x1.3)
     val_clips: int = 24
     val_every: int = 2000
     templates: tuple[str, ...] = ()
@@ -193,7 +194,17 @@ def _pairs(
     return out
 
 
-def button_batch(rng: np.random.Generator, clips: list[dict], n: int, thumbs: bool = False):
+def button_batch(
+    rng: np.random.Generator,
+    clips: list[dict],
+    n: int,
+    thumbs: bool = False,
+    gain_jitter: float = 0.0,
+):
+    """n crops with their looks, gain, background and label. A share `gain_jitter` of the
+    crops is given a gain 0.5 to 1.3 times the clip's (at most 1.05): a video calibrated
+    partly on a card's frames gets its opacity that wrong (0.47 for 1), and networks
+    trained on right gains alone then read a never-pressed trigger as held."""
     import torch
 
     key = "thumb_obs" if thumbs else "btn_obs"
@@ -209,7 +220,12 @@ def button_batch(rng: np.random.Generator, clips: list[dict], n: int, thumbs: bo
         else:
             looks.append(c["btn_looks"][s])
             label.append(c["btn_label"][f, s])
-        gain.append(np.repeat(c["gain"][None], len(f), 0))
+        g = np.repeat(c["gain"][None], len(f), 0)
+        if gain_jitter > 0:
+            hit = rng.random(len(f)) < gain_jitter
+            fac = np.exp(rng.uniform(np.log(0.5), np.log(1.3), len(f)))
+            g = np.where(hit[:, None], np.minimum(g * fac[:, None], 1.05), g)
+        gain.append(g)
         bg.append(c["thumb_bg" if thumbs else "btn_bg"][s])
     t = lambda a: torch.as_tensor(np.concatenate(a), dtype=torch.float32)  # noqa: E731
     return (
@@ -254,11 +270,11 @@ def losses(net: Any, rng: np.random.Generator, clips: list[dict], cfg: TrainConf
     import torch.nn.functional as F
 
     out: dict[str, Any] = {}
-    b = button_batch(rng, clips, cfg.batch)
+    b = button_batch(rng, clips, cfg.batch, gain_jitter=cfg.gain_jitter)
     if b is not None:
         logit = net.buttons(*b[:4])
         out["button"] = F.binary_cross_entropy_with_logits(logit, b[4])
-    th = button_batch(rng, clips, cfg.thumb_batch, thumbs=True)
+    th = button_batch(rng, clips, cfg.thumb_batch, thumbs=True, gain_jitter=cfg.gain_jitter)
     if th is not None:
         logit = net.buttons(*th[:4])
         out["thumb"] = F.binary_cross_entropy_with_logits(logit, th[4])
@@ -510,6 +526,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--buffer", type=int, default=d.buffer)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument(
+        "--gain-jitter",
+        type=float,
+        default=d.gain_jitter,
+        help="Share of crops read with a wrong opacity (x0.5 to x1.3), as a video "
+        "calibrated partly on a card is (0: none).",
+    )
     p.add_argument("--templates", "-t", action="append", default=[])
     p.add_argument("--no-builtin", action="store_true")
     p.add_argument(
@@ -532,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         buffer=a.buffer,
         lr=a.lr,
         batch=a.batch,
+        gain_jitter=a.gain_jitter,
         templates=tuple(a.templates),
         builtin=not a.no_builtin,
         holdout=tuple(h for h in a.holdout.split(",") if h),
