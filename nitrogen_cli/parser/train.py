@@ -461,7 +461,8 @@ def train_vote(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str,
     base = Path(out).with_suffix("")
     parts, metas = [], []
     for k in range(cfg.members):
-        mcfg = replace(cfg, seed=cfg.seed + k, members=1)
+        # a time budget is the whole run's: each member gets its share
+        mcfg = replace(cfg, seed=cfg.seed + k, members=1, minutes=cfg.minutes / cfg.members)
         part = base.with_name(f"{base.name}-member{k}")
         done = part.with_suffix(".safetensors").is_file() and part.with_suffix(".json").is_file()
         meta = read_info(part) if done else {}
@@ -506,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--minutes",
         type=float,
         default=d.minutes,
-        help="Time budget (0: none): stop by then; the result then depends on the machine.",
+        help="Time budget (0: none; shared among --members): stop by then; the result "
+        "then depends on the machine.",
     )
     p.add_argument(
         "--clip-every",
