@@ -320,14 +320,11 @@ class StickVote(nn.Module):
     def __init__(self, cfg: ParserConfig) -> None:
         super().__init__()
         self.members = nn.ModuleList(StickNet(cfg) for _ in range(cfg.members))
-        self.window = cfg.window
-        axis = torch.linspace(-1, 1, cfg.grid)
-        gy, gx = torch.meshgrid(axis, axis, indexing="ij")
-        self.register_buffer("coords", torch.stack([gx, gy]), persistent=False)
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.stack([m(maps)[1] for m in self.members]).mean(0)
-        return soft_argmax(logits, self.coords, self.window), logits
+        first = self.members[0]  # every member reads the same grid and window
+        return soft_argmax(logits, first.coords, first.window), logits
 
 
 class ParserNet(nn.Module):
