@@ -570,7 +570,11 @@ class Renderer:
     def box(self, name: str) -> tuple[int, int, int, int]:
         """A shown element's box in output pixels (x, y, w, h), covering every output pixel
         its template box touches."""
-        x, y, w, h = self.template.boxes[name]
+        return self.out_box(self.template.boxes[name])
+
+    def out_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A template-pixel box (x, y, w, h) as the output pixels it touches."""
+        x, y, w, h = box
         x0, y0 = math.floor(x * self.sx), math.floor(y * self.sy)
         x1 = min(self.width, math.ceil((x + w) * self.sx))
         y1 = min(self.height, math.ceil((y + h) * self.sy))

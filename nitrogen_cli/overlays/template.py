@@ -159,9 +159,10 @@ class Template:
     def responders(self, name: str) -> list[Element]:
         return [el for el in self.elements if name in el.responds_to()]
 
-    def _reach(self, name: str) -> Box | None:
-        """The box (clipped to the canvas) that any state of `name` can draw into."""
-        els = self.responders(name)
+    def _reach(self, name: str, els: list[Element] | None = None) -> Box | None:
+        """The box (clipped to the canvas) that any state of `name` (or of just `els`)
+        can draw into."""
+        els = self.responders(name) if els is None else els
         if not els:
             return None
         reach = [el.reach() for el in els]
@@ -217,6 +218,20 @@ class Template:
                 (x, y), (w, h) = el.pos, el.size
                 return StickGeometry((x + w / 2, y + h / 2), float(el.radius))
         return None
+
+    def click_apart(self, stick: str) -> Box | None:
+        """Where a stick's click (`left_thumb` for j_left) is drawn by an element of its own
+        (a label such as "L3") apart from the stick's travel area, or None. The built-in
+        minimal skins light such a label and barely change the stick: read at the stick,
+        their clicks were noise (minimal-bare: no pixel changes by 0.1)."""
+        click = "left_thumb" if stick == "j_left" else "right_thumb"
+        own = [el for el in self.responders(click) if el.type != STICK]
+        box, around = self._reach(click, own), self.boxes.get(stick)
+        if box is None or around is None or click not in self.shows:
+            return None
+        (x, y, w, h), (sx, sy, sw, sh) = box, around
+        apart = x >= sx + sw or sx >= x + w or y >= sy + sh or sy >= y + h
+        return box if apart else None
 
     def look(self, name: str, pressed: bool = False, scale: float = 1.0) -> np.ndarray:
         """uint8 RGBA crop of a shown element's box, released or pressed (see Renderer.look)."""

@@ -144,11 +144,13 @@ def build_looks(
     r = renderer or template.renderer(scale)
     shows = set(template.shows)
     sticks = [n for n in STICKS if n in shows]
-    read_by_stick = {THUMB_OF[n] for n in sticks}
+    # a click drawn apart from its stick (a label) is read as a button, at the label
+    apart = {THUMB_OF[n]: b for n in sticks if (b := template.click_apart(n)) is not None}
+    read_by_stick = {THUMB_OF[n] for n in sticks} - set(apart)
     buttons = [n for n in BUTTONS if n in shows and n not in read_by_stick]
 
     def box(name: str) -> tuple[int, int, int, int]:
-        x, y, w, h = r.box(name)
+        x, y, w, h = r.out_box(apart[name]) if name in apart else r.box(name)
         return (int(x), int(y), max(1, int(w)), max(1, int(h)))
 
     def region(state: State, b: tuple[int, int, int, int]) -> np.ndarray:
@@ -156,7 +158,8 @@ def build_looks(
 
     b_slots = [Slot(n, "button", box(n)) for n in buttons]
     s_slots = [
-        Slot(n, "stick", box(n), THUMB_OF[n] if THUMB_OF[n] in shows else None) for n in sticks
+        Slot(n, "stick", box(n), THUMB_OF[n] if THUMB_OF[n] in read_by_stick & shows else None)
+        for n in sticks
     ]
     rest_state = State()
     bl = np.zeros((len(b_slots), 2, size, size, 4), np.float32)
