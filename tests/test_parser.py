@@ -341,11 +341,17 @@ def test_training_stops_with_an_error_once_its_clip_workers_are_gone() -> None:
 
 def test_a_per_video_button_boundary_moves_between_clusters_but_never_flips_most() -> None:
     rng = np.random.default_rng(0)
-    released = rng.normal(-5.0, 0.4, 900)
-    # a skin the network reads a little off: presses at -0.8, below its own boundary
-    pressed = rng.normal(-0.8, 0.2, 100)
-    t = calib.button_threshold(np.concatenate([released, pressed]))
+    z = rng.normal(-5.0, 0.4, 1000)
+    # a skin the network reads a little off: presses at -0.8, below its own boundary,
+    # in ten runs of ten frames (frame order)
+    for start in range(50, 1000, 100):
+        z[start : start + 10] = rng.normal(-0.8, 0.2, 10)
+    t = calib.button_threshold(z)
     assert -4.0 < t < -1.5
+    # the same readings in one run of 100 frames are as likely a card: the boundary stays
+    one = np.concatenate([z[z < -2.5], z[z >= -2.5]])
+    assert calib.button_threshold(one) == 0.0
+    assert -4.0 < calib.button_threshold(one, min_runs=1) < -1.5
     # barely released all video beside a few clear readings (corpus c25-0031's left
     # trigger, read pressed in every frame before): the boundary stays
     barely = rng.normal(-0.15, 0.1, 980)

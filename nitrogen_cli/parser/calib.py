@@ -555,6 +555,7 @@ def button_threshold(
     separation: float = 4.0,
     max_flip: float = 0.5,
     max_run: float = 150.0,
+    min_runs: int = 2,
 ) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)
@@ -574,7 +575,10 @@ def button_threshold(
     as it lasts, in one run (H2 c24-0007: both triggers, never pressed, read pressed
     through a 282-frame "be right back" card; c24-0003: a trigger after a switch to
     Boxing, 428 frames; L2 c29-0009, a retrained network: a trigger read -2.2 over Doom
-    and -0.9 over Breakout, and pressed for the 600 Breakout frames).
+    and -0.9 over Breakout, and pressed for the 600 Breakout frames). They must also come
+    in at least `min_runs` runs: one stretch alone is as likely a short card (L2
+    c29-0006: SNES B, never pressed, read -0.8 through a 60-frame card and -5.9 elsewhere,
+    and pressed through the card).
     """
     seq = np.asarray(z, np.float64).reshape(-1)
     z = np.sort(seq)
@@ -609,6 +613,6 @@ def button_threshold(
     if flip.mean() > max_flip:
         return 0.0
     runs = int(np.count_nonzero(np.diff(flip.astype(np.int8)) == 1) + flip[0])
-    if runs and flip.sum() / runs >= max_run:
+    if runs < min_runs or flip.sum() / runs >= max_run:
         return 0.0
     return float(t)
