@@ -694,7 +694,6 @@ def _extract(
     fit: ButtonFit | None = None  # the last calibration's button fit
     fit_usual: np.ndarray | None = None  # its residuals on the first frames read after it
     res_hold = False  # the frames held back were held for a button's residual
-    res_misses = 0  # calibrations held for that in a row and not kept
     held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
     wait_until = -1  # no new calibration is tried before this frame
     recalibrated = 0
@@ -704,7 +703,7 @@ def _extract(
         clearly better against the new background (or, held for a button's crops, where
         they are explained twice as well), with an opacity like the old one's (frames
         without the overlay would otherwise be taken for its background)."""
-        nonlocal cal, parser, usual, held, wait_until, recalibrated, res_hold, res_misses
+        nonlocal cal, parser, usual, held, wait_until, recalibrated, res_hold
         assert cal is not None and sampler is not None
         items, held = held, []
         rois = [r for _, r in items if r is not None]
@@ -747,11 +746,11 @@ def _extract(
             )
             if keep:
                 cal, parser, usual = new, None, float(np.median(z_new))
-                recalibrated, res_misses = recalibrated + 1, 0
+                recalibrated += 1
             else:
-                # after a miss on a button's crops, each next try waits twice as long
-                res_misses = res_misses + 1 if res_hold else 0
-                wait_until = items[-1][0] + cfg.recal_wait * 2**res_misses
+                # no back-off after a miss: one at frame 168 of L2 c29-0006 doubled the
+                # wait past a card at 712 (corpus J2 without it: 3636 -> 2200 errors)
+                wait_until = items[-1][0] + cfg.recal_wait
         res_hold = False
         flush_all(items, check=False)
 
