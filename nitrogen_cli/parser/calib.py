@@ -30,6 +30,9 @@ UNEXPLAINED = 0.004
 # how much worse than the median of every frame the released frames' median may explain
 # a held button's frames and still be taken as its background (see `press_splits`)
 SPLIT_WORSE = 1.5
+# a split that only some of a box's possible pressed looks find (skins tied at rest)
+# must leave its groups this many times `press_splits`' min_sep apart
+ALONE_SEP = 1.5
 
 
 def overlay_pixels(rest: np.ndarray, static: np.ndarray, min_count: int = 64) -> np.ndarray:
@@ -156,7 +159,7 @@ def see_through(
     and the median shows its pressed look, not the game. Or, when the frames fall in two
     groups along the button's own press and the released group is the smaller
     (`press_splits`), the median was taken from presses: the released group's is kept.
-    Not under boxes in `unsplit` (a stick's travel moves them); where `also` gives a box
+    Not under boxes in `unsplit` (a stick's travel moves them). Where `also` gives a box
     other pressed looks (skins tied at rest), a press may look like any of them.
     """
     if len(canvases) < 3:
@@ -206,7 +209,10 @@ def see_through(
         if o.size == 0:
             continue
         r0 = rest[sl]
-        looks = [lk[: o.shape[1], : o.shape[2]] for lk in shared[(x, y, bw, bh)]]
+        # a skin tied at rest may draw the press otherwise (c27-0018: SNESAlt's purple
+        # south, named SNES, mashed through calibration: its median was the press)
+        alts = (also or {}).get((x, y, bw, bh), ())
+        looks = [lk[: o.shape[1], : o.shape[2]] for lk in [*shared[(x, y, bw, bh)], *alts]]
         # two of them at once (a d-pad's diagonal): both changes over the released look
         looks += [np.clip(a + b - r0, 0, 1) for i, a in enumerate(looks) for b in looks[i + 1 :]]
         seen = _explained(o, r0, looks, g, out[sl])
@@ -261,7 +267,8 @@ def press_splits(
 
     Each frame's crop is projected on the change the button's press makes (0 released, 1
     pressed, over background `bg`: the look need not be drawn exactly, only changed the
-    right way; of several pressed looks, each must split them alike). Kept where
+    right way; of several pressed looks, one at least must split them, and each that
+    does, alike). Kept where
     the best split of those values in two groups leaves them `min_gap` apart and
     `min_sep` spreads apart, with `min_side` frames each, and no other button's frames
     split alike (a change of scene moves every box at once).
@@ -276,19 +283,29 @@ def press_splits(
         if o.size == 0 or len(o) < 2 * min_side:
             continue
         base = expected_rest(rest[sl], gain, bg[sl])
-        lows = []
+        lows: list[np.ndarray | None] = []
+        strong = True  # each look that splits them, by a spread at least ALONE_SEP apart
         for look in looks:
             d = (expected_rest(look[: o.shape[1], : o.shape[2]], gain, bg[sl]) - base).ravel()
             if float(d @ d) < 1e-6:
                 break
             p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
             low = _low_group(p, min_side, min_sep, min_gap)
-            if low is None:
+            if low is None and len(looks) == 1:
                 break
             lows.append(low)
-        # every pressed look it may show must split the frames alike
-        if len(lows) == len(looks) and all(_alike(lows[0], x) for x in lows[1:]):
-            found[box] = lows[0]
+            if low is not None and len(looks) > 1:
+                strong &= _low_group(p, min_side, ALONE_SEP * min_sep, min_gap) is not None
+        # of the pressed looks it may show (skins tied at rest draw presses in other
+        # colours), one at least splits the frames, and every one that does, alike: the
+        # look of the skin not shown may change the pixels along nothing the press does
+        # (c27-0018's purple south, named SNES: sep 8.0). Where some look does not split
+        # them, a split stands out further: over a game that changes every frame, either
+        # look alone split them by chance at 4.6-5.7.
+        split = [x for x in lows if x is not None]
+        alike = bool(split) and all(_alike(split[0], x) for x in split[1:])
+        if len(lows) == len(looks) and alike and (len(split) == len(lows) or strong):
+            found[box] = split[0]
 
     return {
         box: low
