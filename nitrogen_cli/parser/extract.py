@@ -764,6 +764,22 @@ def _extract(
             return
         assert cal is not None
         if held and check:
+            if not res_hold and sampler is not None:
+                # held for the overlay standing out less: where the old calibration fits
+                # again from some frame on (a pause menu or card that passed), the held
+                # frames end there, so that they show one scene (J2 c27-0018: a menu's 35
+                # changed frames and the game's 43 after it, calibrated on together, kept
+                # the old calibration, and the menu read as presses)
+                idx = [i for i, (_, r) in enumerate(items) if r is not None]
+                if idx and sum(r is not None for _, r in held) >= 3:
+                    pres = cal.presence.score(np.stack([sampler(items[i][1]) for i in idx]))
+                    back = pres >= cfg.recal_drop * usual
+                    k = int(np.argmax(back))
+                    if back[k] and back[k:].mean() >= 0.5:
+                        held += items[: idx[k]]
+                        recalibrate()
+                        flush(items[idx[k] :])
+                        return
             held += items
             if sum(r is not None for _, r in held) >= cfg.recal_frames:
                 recalibrate()
