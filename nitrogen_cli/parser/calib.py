@@ -268,10 +268,9 @@ def press_splits(
     Each frame's crop is projected on the change the button's press makes (0 released, 1
     pressed, over background `bg`: the look need not be drawn exactly, only changed the
     right way; of several pressed looks, one at least must split them, and each that
-    does, alike). Kept where
-    the best split of those values in two groups leaves them `min_gap` apart and
-    `min_sep` spreads apart, with `min_side` frames each, and no other button's frames
-    split alike (a change of scene moves every box at once).
+    does, alike). Kept where the best split of those values in two groups leaves them
+    `min_gap` apart and `min_sep` spreads apart, with `min_side` frames each, and no
+    other button's frames split alike (a change of scene moves every box at once).
     """
     found: dict[tuple[int, int, int, int], np.ndarray] = {}
     for box, looks in pressed:
