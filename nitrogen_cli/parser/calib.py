@@ -289,12 +289,11 @@ def press_splits(
             if float(d @ d) < 1e-6:
                 break
             p = (o.reshape(len(o), -1) - base.ravel()) @ d / float(d @ d)
-            low = _low_group(p, min_side, min_sep, min_gap)
+            low, sep = _low_group(p, min_side, min_sep, min_gap)
             if low is None and len(looks) == 1:
                 break
             lows.append(low)
-            if low is not None and len(looks) > 1:
-                strong &= _low_group(p, min_side, ALONE_SEP * min_sep, min_gap) is not None
+            strong &= low is None or sep >= ALONE_SEP * min_sep
         # of the pressed looks it may show (skins tied at rest draw presses in other
         # colours), one at least splits the frames, and every one that does, alike: the
         # look of the skin not shown may change the pixels along nothing the press does
@@ -313,9 +312,12 @@ def press_splits(
     }
 
 
-def _low_group(p: np.ndarray, min_side: int, min_sep: float, min_gap: float) -> np.ndarray | None:
+def _low_group(
+    p: np.ndarray, min_side: int, min_sep: float, min_gap: float
+) -> tuple[np.ndarray | None, float]:
     """The lower group (a mask) of the split of press projections `p` in two that leaves
-    them furthest apart in spreads, at least `min_gap` apart; None below `min_sep`."""
+    them furthest apart in spreads, at least `min_gap` apart (None below `min_sep`), and
+    how many spreads apart that split leaves them."""
     order = np.argsort(p)
     s = p[order]
     best_sep, best_k = 0.0, 0
@@ -326,10 +328,10 @@ def _low_group(p: np.ndarray, min_side: int, min_sep: float, min_gap: float) -> 
         if gap >= min_gap and sep > best_sep:
             best_sep, best_k = sep, k
     if best_sep < min_sep:
-        return None
+        return None, best_sep
     low = np.zeros(len(p), bool)
     low[order[:best_k]] = True
-    return low
+    return low, best_sep
 
 
 def _alike(a: np.ndarray, b: np.ndarray) -> bool:
