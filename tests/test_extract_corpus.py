@@ -365,6 +365,60 @@ def test_a_pause_menu_is_calibrated_on_apart_from_the_game_after_it(
 
 
 @pytest.mark.slow
+def test_a_still_card_is_calibrated_on_apart_from_the_game_after_it(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Corpus c25-0027's spec (SNES at opacity 0.54 over Doom, then Space Invaders), cut
+    at frame 1700: cards at 956-1168 (the games switch behind it) and 1256-1469. A still
+    card's frames repeat its first, so holding its frames back until 32 had changed took
+    in the game after it: calibrated on together, the game's background was taken and
+    the card read as presses (back and west, 213 frames each here; 639 errors in the
+    corpus video). Held frames are now parted at cuts, each scene calibrated on as long
+    as each of its frames lasts, and the game after the card goes on under the
+    calibration that fits it best (the one taken before the card)."""
+    segments = [
+        (0, 251, 0, 0, 0),
+        (251, 654, 0, 0, -1),  # the overlay hidden
+        (654, 956, 0, 0, 0),
+        (956, 1010, 0, 3, 0),  # a card
+        (1010, 1168, 1, 3, 0),
+        (1168, 1256, 1, 0, 0),
+        (1256, 1469, 1, 3, 0),
+        (1469, 1700, 1, 0, 0),
+    ]
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "card",
+        k=27,
+        seed=25,
+        fps=60,
+        frames=1700,
+        crf=28,
+        display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "black", "colour": [4, 15, 9]},
+        human={"dpad_prob": 0.227, "idle_rate": 0.017, "mistake_rate": 0.152, "reaction_s": 0.287},
+        player="noisy",
+        games=["nitrogen/DoomMyWayHome-v0", "nitrogen/SpaceInvaders-v0"],
+        segments=[
+            {"start": a, "end": b, "game": g, "phase": ph, "placement": pl}
+            for a, b, g, ph, pl in segments
+        ],
+        template="snes/SNES",
+        opacity=0.537,
+        placements=[{"x": 35, "y": 35, "scale": 0.171728}],
+    )
+    dst = tmp_path / "card.actions.h5"
+    ex.extract(ov, dst)
+    pair = ee.load_pair(dst, truth)
+    card = np.zeros(len(pair.scored), bool)
+    card[1256:1469] = True
+    wrong = (pair.pred.buttons != pair.true.buttons).any(axis=1)
+    assert int(wrong[card & pair.scored].sum()) <= 5
+    assert passes(ee.figures([pair]))
+
+
+@pytest.mark.slow
 def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
     tmp_path: Path, shared_presets: Path
 ) -> None:

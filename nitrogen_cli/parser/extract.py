@@ -21,6 +21,7 @@ per frame only a few numbers are kept.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ TIED_DIFFER = 0.05  # a tied skin's button look this far from the others' counts
 TIED_MARGIN = 0.02  # a tied skin is taken where it lowers the residual by this share
 RES_RISE = 12.0  # a button crop its looks explain this many times worse than usual: changed
 RES_STEP = 16  # every this many frames of a batch is checked for that
+CUT = 0.1  # the median change (max over channels) of overlay pixels that marks a cut
+MIN_SCENE = 30  # frames a scene lasts at least to be calibrated on apart from the next
+KNOWN = 4  # earlier calibrations kept to go back to
+NEAR_CUT = 8  # changed frames from a cut within which the overlay's fall counts as at it
+# a calibration, its usual presence and its usual button fit (None: not yet measured)
+Known = tuple[Calibration, float, np.ndarray | None]
 
 
 @dataclass
@@ -475,6 +482,38 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
 
 
 # -- the whole video ---------------------------------------------------------------------------
+def scene_cuts(items: Sequence[tuple[int, np.ndarray | None]], sampler: PointSampler) -> list[int]:
+    """Positions in `items` where another scene starts: most of the overlay's unchanging
+    pixels change by CUT at once from the changed frame before. Over the corpora such a
+    change comes at cards, switches and the overlay hidden or moved; in play rarely (a
+    flash), and a scene shorter than MIN_SCENE frames joins the next."""
+    real = [i for i, (_, r) in enumerate(items) if r is not None]
+    if len(real) < 2:
+        return []
+    moved = cut_steps(np.stack([sampler(items[i][1]) for i in real]))
+    cuts, last = [], 0
+    for i in np.flatnonzero(moved):
+        at = real[i + 1]
+        if at - last >= MIN_SCENE:
+            cuts.append(at)
+            last = at
+    return cuts
+
+
+def cut_steps(pts: np.ndarray) -> np.ndarray:
+    """(K - 1,) bool: which steps between K frames' presence pixels (K, P, 3) are cuts."""
+    return np.median(np.abs(np.diff(pts, axis=0)).max(axis=2), axis=1) >= CUT
+
+
+def _later(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return a if b is None else b
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """At most k indices spread evenly over range(n)."""
+    return np.linspace(0, n - 1, min(n, k)).astype(np.int64)
+
+
 def _yuv_crop(frame: Any, roi: tuple[int, int, int, int]) -> list[np.ndarray]:
     """Views of a yuv420p frame's planes under `roi` (every other pixel: enough to see a
     change, at a quarter of the cost)."""
@@ -697,19 +736,83 @@ def _extract(
     held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
     wait_until = -1  # no new calibration is tried before this frame
     recalibrated = 0
+    # the calibrations left for a newer one, latest last, with their usual presence and
+    # button fit: a stream goes back to a scene it left (a game after its pause menu)
+    known: list[Known] = []
+    then_fit: np.ndarray | None = None  # the usual button fit of a calibration gone back to
+    last_pts = np.zeros((0, len(probe_pres.idx), 3), np.float32)  # the last frame read's
+
+    def switch(to: Known) -> None:
+        nonlocal cal, usual, parser, then_fit
+        assert cal is not None
+        left = (cal, usual, fit_usual)
+        known[:] = [*[k for k in known if k[0] is not to[0]][-(KNOWN - 1) :], left]
+        (cal, usual, then_fit), parser = to, None
+
+    def revisit(rois: list[np.ndarray]) -> Known | None:
+        """The known calibration that fits these frames as well as it fitted its own."""
+        assert sampler is not None
+        if not known or not rois:
+            return None
+        pts = np.stack([sampler(r) for r in rois])
+        best, top = None, 0.0
+        for k in known:
+            z = float(np.median(k[0].presence.score(pts)))
+            if z >= max(cfg.recal_drop * k[1], SHOWN) and z > top:
+                best, top = k, z
+        return best
 
     def recalibrate() -> None:
-        """Calibrate on the held-back frames; keep it where the overlay stands out
-        clearly better against the new background (or, held for a button's crops, where
-        they are explained twice as well), with an opacity like the old one's (frames
-        without the overlay would otherwise be taken for its background)."""
-        nonlocal cal, parser, usual, held, wait_until, recalibrated, res_hold
+        """Calibrate on the held-back frames (`settle`). Where they hold a cut to another
+        scene (a card, then a game), each scene before the last is settled on its own,
+        and the last is held on: calibrated on together, the scenes' median was neither
+        (E2 c25-0027: a still card's one changed frame among a game's 30 read as three
+        presses held through the card's 213 frames)."""
+        nonlocal held
         assert cal is not None and sampler is not None
         items, held = held, []
+        cuts = scene_cuts(items, sampler)
+        if not cuts:
+            settle(items)
+            return
+        cands: list[Known] = [(cal, usual, fit_usual)]
+        for a, b in zip([0, *cuts[:-1]], cuts, strict=True):
+            got = settle(items[a:b], scene=True)
+            if got is not None:
+                cands.append(got)
+        held = items[cuts[-1] :]
+        # the last scene goes on under whichever calibration fits it best, and is judged
+        # against that: after a card, the same game may come back (c25-0029: Boxing idle,
+        # a card, Boxing played, its punch mashed through the frames after the card)
+        real = [r for _, r in held if r is not None]
+        cands += known
+        if len(cands) > 1 and real:
+            pts = np.stack([sampler(r) for r in real])
+            z = [float(np.median(c[0].presence.score(pts))) for c in cands]
+            best = int(np.argmax(z))
+            if cands[best][0] is not cal:
+                switch(cands[best])
+        if sum(r is not None for _, r in held) >= cfg.recal_frames:
+            recalibrate()
+
+    def settle(items: list[tuple[int, np.ndarray | None]], scene: bool = False) -> Known | None:
+        """Calibrate on `items`, then read them; keep it where the overlay stands out
+        clearly better against the new background (or, held for a button's crops, where
+        they are explained twice as well), with an opacity like the old one's (frames
+        without the overlay would otherwise be taken for its background). A `scene` that
+        a cut ended is read under its calibration, which is handed back where kept (for
+        the scene after it) and let go: its frames are taken as long as each lasts (a
+        still card's one changed frame is most of it)."""
+        nonlocal cal, parser, usual, wait_until, recalibrated, res_hold, fit, fit_usual, then_fit
+        assert cal is not None and sampler is not None
         rois = [r for _, r in items if r is not None]
-        if len(rois) >= 3:
-            spread = np.linspace(0, len(rois) - 1, min(len(rois), cfg.recal_frames)).astype(int)
-            new = calibrate([rois[i] for i in spread], cal.cmap, looks, False, unsure)
+        if len(rois) >= 3 or (scene and rois):
+            if scene:  # the frame in effect at evenly spread items
+                latest = list(itertools.accumulate((r for _, r in items), _later))
+                rois = [latest[i] for i in _spread(len(items), cfg.recal_frames)]
+                rois = [r for r in rois if r is not None]
+            chosen = [rois[i] for i in _spread(len(rois), cfg.recal_frames)]
+            new = calibrate(chosen, cal.cmap, looks, False, unsure)
             new.aligned = cal.aligned
             pts = np.stack([sampler(r) for r in rois])  # the presence score's pixels
             z_old, z_new = cal.presence.score(pts), new.presence.score(pts)
@@ -741,25 +844,34 @@ def _extract(
             keep = better and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
             log(
                 f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> "
-                f"{np.median(z_new):.2f}{why} on a new calibration (opacity x{ratio:.2f}): "
-                f"{'kept' if keep else 'not kept'}"
+                f"{np.median(z_new):.2f}{why} on a new calibration (opacity x{ratio:.2f}"
+                f"{', a scene up to a cut' if scene else ''}): {'kept' if keep else 'not kept'}"
             )
-            if keep:
-                cal, parser, usual = new, None, float(np.median(z_new))
+            if keep and scene:
+                was = cal, parser, usual, fit, fit_usual, then_fit
+                cal, parser, then_fit = new, None, None
                 recalibrated += 1
-            else:
+                flush_all(items, check=False)
+                cal, parser, usual, fit, fit_usual, then_fit = was
+                return new, float(np.median(z_new)), None
+            if keep:
+                switch((new, float(np.median(z_new)), None))
+                recalibrated += 1
+            elif not scene:
                 # no back-off after a miss: one at frame 168 of L2 c29-0006 doubled the
                 # wait past a card at 712 (corpus J2 without it: 3636 -> 2200 errors)
                 wait_until = items[-1][0] + cfg.recal_wait
-        res_hold = False
+        if not scene:
+            res_hold = False
         flush_all(items, check=False)
+        return None
 
     def flush(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
         change at all) repeats the reading before it. A batch where the overlay stands
         out much less than it did, or a button's crops fit its looks much worse, is held
         back and calibrated on anew (`recalibrate`)."""
-        nonlocal parser, last, reader, sampler, held, fit, fit_usual
+        nonlocal parser, last, reader, sampler, held, fit, fit_usual, then_fit, last_pts
         if not items:
             return
         assert cal is not None
@@ -789,7 +901,7 @@ def _extract(
             reader = CropReader.make(cal.cmap, looks.crop_groups)
             sampler = PointSampler(cal.cmap, cal.presence.idx)
             fit = parser.fit if cfg.recal_drop and looks.buttons else None
-            fit_usual = None
+            fit_usual, then_fit = then_fit, None
         real = [r for _, r in items if r is not None]
         out: dict[str, np.ndarray] = {}
 
@@ -803,14 +915,30 @@ def _extract(
                 recalibrate()
 
         if real and reader is not None and sampler is not None:
-            pres = cal.presence.score(np.stack([sampler(r) for r in real]))
-            if check and cfg.recal_drop and usual >= SHOWN and items[-1][0] >= wait_until:
+            pts = np.stack([sampler(r) for r in real])
+            pres = cal.presence.score(pts)
+            before, last_pts = last_pts, pts[-1:]
+            if check and cfg.recal_drop and usual >= SHOWN:
                 # from the first frame where it falls, if it mostly stays down after
                 low = pres < cfg.recal_drop * usual
                 k = int(np.argmax(low))
                 if low[k] and low[k:].mean() >= 0.5:
-                    hold(k, False)
-                    return
+                    # at a cut, maybe back to a scene left before (c25-0029: the game
+                    # after its pause menu); not within one scene (over Doom, c26-0011,
+                    # calibrations of its own moments took turns)
+                    steps = cut_steps(np.concatenate([before if len(before) else pts[:1], pts]))
+                    at_cut = steps[max(k - NEAR_CUT, 0) : k + NEAR_CUT + 1].any()
+                    back = revisit(real[k:]) if at_cut else None
+                    if back is not None:
+                        at = [i for i, (_, r) in enumerate(items) if r is not None][k]
+                        flush(items[:at], check=False)
+                        log(f"frame {items[at][0]}: back to an earlier calibration")
+                        switch(back)
+                        flush(items[at:])
+                        return
+                    if items[-1][0] >= wait_until:
+                        hold(k, False)
+                        return
             groups = reader(np.stack(real))
             if fit is not None:
                 sub = np.arange(0, len(real), RES_STEP)
@@ -971,7 +1099,7 @@ def _extract(
             log("the overlay never showed clearly at its place; calibrated on the last frames")
             start(unclear)
     flush(pending)
-    if held:
+    while held:
         recalibrate()
     if decoded == 0:
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
