@@ -866,11 +866,15 @@ def _extract(
         flush_all(items, check=False)
         return None
 
-    def flush(items: list[tuple[int, np.ndarray | None]], check: bool = True) -> None:
+    def flush(
+        items: list[tuple[int, np.ndarray | None]], check: bool = True, switched: bool = False
+    ) -> None:
         """Parse a batch; an item without a crop (its frame's overlay rectangle did not
         change at all) repeats the reading before it. A batch where the overlay stands
         out much less than it did, or a button's crops fit its looks much worse, is held
-        back and calibrated on anew (`recalibrate`)."""
+        back and calibrated on anew (`recalibrate`), or goes back to a calibration it
+        left (not at its first frame where it was just `switched` there: two could
+        otherwise take turns on a batch where half its frames fall under each)."""
         nonlocal parser, last, reader, sampler, held, fit, fit_usual, then_fit, last_pts
         if not items:
             return
@@ -926,15 +930,18 @@ def _extract(
                     # at a cut, maybe back to a scene left before (c25-0029: the game
                     # after its pause menu); not within one scene (over Doom, c26-0011,
                     # calibrations of its own moments took turns)
-                    steps = cut_steps(np.concatenate([before if len(before) else pts[:1], pts]))
-                    at_cut = steps[max(k - NEAR_CUT, 0) : k + NEAR_CUT + 1].any()
-                    back = revisit(real[k:]) if at_cut else None
+                    back = None
+                    if known and not (switched and k == 0):
+                        seq = np.concatenate([before, pts])
+                        j = len(before) + k  # the first low frame's place in seq
+                        near = seq[max(j - NEAR_CUT - 1, 0) : j + NEAR_CUT + 1]
+                        back = revisit(real[k:]) if cut_steps(near).any() else None
                     if back is not None:
                         at = [i for i, (_, r) in enumerate(items) if r is not None][k]
                         flush(items[:at], check=False)
                         log(f"frame {items[at][0]}: back to an earlier calibration")
                         switch(back)
-                        flush(items[at:])
+                        flush(items[at:], switched=True)
                         return
                     if items[-1][0] >= wait_until:
                         hold(k, False)
