@@ -749,12 +749,11 @@ def _extract(
         known[:] = [*[k for k in known if k[0] is not to[0]][-(KNOWN - 1) :], left]
         (cal, usual, then_fit), parser = to, None
 
-    def revisit(rois: list[np.ndarray]) -> Known | None:
-        """The known calibration that fits these frames as well as it fitted its own."""
-        assert sampler is not None
-        if not known or not rois:
+    def revisit(pts: np.ndarray) -> Known | None:
+        """The known calibration that fits these frames (their presence pixels) as well
+        as it fitted its own."""
+        if not known or not len(pts):
             return None
-        pts = np.stack([sampler(r) for r in rois])
         best, top = None, 0.0
         for k in known:
             z = float(np.median(k[0].presence.score(pts)))
@@ -792,7 +791,7 @@ def _extract(
             best = int(np.argmax(z))
             if cands[best][0] is not cal:
                 switch(cands[best])
-        if sum(r is not None for _, r in held) >= cfg.recal_frames:
+        if len(real) >= cfg.recal_frames:
             recalibrate()
 
     def settle(items: list[tuple[int, np.ndarray | None]], scene: bool = False) -> Known | None:
@@ -935,7 +934,7 @@ def _extract(
                         seq = np.concatenate([before, pts])
                         j = len(before) + k  # the first low frame's place in seq
                         near = seq[max(j - NEAR_CUT - 1, 0) : j + NEAR_CUT + 1]
-                        back = revisit(real[k:]) if cut_steps(near).any() else None
+                        back = revisit(pts[k:]) if cut_steps(near).any() else None
                     if back is not None:
                         at = [i for i, (_, r) in enumerate(items) if r is not None][k]
                         flush(items[:at], check=False)
