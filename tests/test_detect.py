@@ -248,6 +248,62 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
 
 
 @pytest.mark.slow
+def test_an_overlay_moved_a_little_for_a_while_is_recorded_where_it_went(
+    tmp_path: Path, builtins
+) -> None:
+    """Like corpus c26-0026: moved 42 px and shrunk by 9% for a sixth of the video, the
+    overlay overlaps its box by 0.7 and scores too low there in 3 samples. Those samples
+    are searched again on their own and record the box it went to (extraction reads those
+    frames there), while the stable box stays the one most frames show."""
+    first, second = [12, 420], [40, 405]
+    mp4 = corpus_clip(
+        tmp_path,
+        id="nudged",
+        k=26,
+        seed=26,
+        games=["nitrogen/Boxing-v0"],
+        fps=30,
+        frames=600,
+        canvas=[1280, 720],
+        crf=26,
+        template="builtin/xbox-white",
+        opacity=0.8,
+        placements=[
+            {"x": first[0], "y": first[1], "scale": 0.5},
+            {"x": second[0], "y": second[1], "scale": 0.455},
+        ],
+        segments=[
+            {"start": 0, "end": 400, "game": 0, "phase": 0, "placement": 0},
+            {"start": 400, "end": 500, "game": 0, "phase": 0, "placement": 1},
+            {"start": 500, "end": 600, "game": 0, "phase": 0, "placement": 0},
+        ],
+        display={"align": "center", "aspect": "native", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "solid", "colour": [0, 24, 18]},
+        player="auto",
+        human={"dpad_prob": 0.1, "idle_rate": 0.02, "mistake_rate": 0.1, "reaction_s": 0.25},
+        template_dirs=[],
+    )
+    truth = mp4.with_suffix("").with_suffix(".truth.h5")
+    with formats.open_file(truth, "truth") as f:
+        boxes = formats.read_bbox_per_frame(f)
+    assert boxes is not None
+    assert 0.5 < iou(boxes[450], boxes[0]) < 0.8
+    lines: list[str] = []
+    det = detect.detect(mp4, builtins, log=lines.append)
+    assert det.found and det.bbox is not None and iou(det.bbox, boxes[0]) >= 0.9
+    inside = [
+        (i, box)
+        for i, found, box in zip(
+            det.sample_frame_index, det.sample_found, det.sample_bbox, strict=True
+        )
+        if 400 <= i < 500 and found
+    ]
+    assert len(inside) >= 2, lines
+    for i, box in inside:
+        assert iou(box, boxes[i]) >= 0.9, (i, box, boxes[i])
+
+
+@pytest.mark.slow
 def test_no_overlay_is_not_found(tmp_path: Path, builtins) -> None:
     mp4 = tmp_path / "plain.mp4"
     make_clip(mp4, None, game_frames(30, "Riverraid"), crf=28)
