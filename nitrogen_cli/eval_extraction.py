@@ -59,13 +59,14 @@ def find_truth(actions_path: str | Path, truth_dir: str | Path) -> Path:
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes a (N, 4) with one box b (4,), [x, y, w, h]."""
-    x0 = np.maximum(a[:, 0], b[0])
-    y0 = np.maximum(a[:, 1], b[1])
-    x1 = np.minimum(a[:, 0] + a[:, 2], b[0] + b[2])
-    y1 = np.minimum(a[:, 1] + a[:, 3], b[1] + b[3])
+    """IoU of boxes a (N, 4) with one box b (4,) or row by row with b (N, 4), [x, y, w, h]."""
+    b = np.broadcast_to(b, a.shape)
+    x0 = np.maximum(a[:, 0], b[:, 0])
+    y0 = np.maximum(a[:, 1], b[:, 1])
+    x1 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y1 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    union = a[:, 2] * a[:, 3] + b[2] * b[3] - inter
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
@@ -75,6 +76,7 @@ def load_pair(actions_path: str | Path, truth_path: str | Path) -> Pair:
         valid = formats.read_valid(f)
         shown = formats.read_shown(f)
         ov = formats.read_overlay(f)
+        read_at = formats.read_bbox_per_frame(f)  # where each frame was read, if it moved
         parser = formats.read_meta(f).get("parser") or {}
     with formats.open_file(truth_path, "truth") as f:
         true, tidx = formats.read_actions(f)
@@ -101,7 +103,10 @@ def load_pair(actions_path: str | Path, truth_path: str | Path) -> Pair:
         scored &= visible
     bbox = ov.get("bbox")
     if boxes is not None and len(boxes) == n and bbox is not None:
-        scored &= _iou(boxes, np.asarray(bbox, np.float64)) > 0.5
+        at_box = np.asarray(bbox, np.float64)
+        if read_at is not None and len(read_at) >= n:
+            at_box = read_at[:n]
+        scored &= _iou(boxes, at_box) > 0.5
     if shown is None:
         tshows = tov.get("shows")
         shown = np.array([e in set(tshows) for e in ELEMENTS]) if tshows else np.ones(19, bool)

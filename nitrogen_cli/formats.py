@@ -543,6 +543,15 @@ def read_overlay_visible(f: h5py.File) -> np.ndarray | None:
     return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
 
+def write_bbox_per_frame(f: h5py.File, boxes: np.ndarray) -> h5py.Dataset:
+    """/overlay/bbox_per_frame (N, 4) float32 [x, y, w, h]: in an actions file, where each
+    frame was read (an overlay that moved partway)."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    if "overlay/bbox_per_frame" in f:
+        del f["overlay/bbox_per_frame"]
+    return f.require_group("overlay").create_dataset("bbox_per_frame", data=boxes)
+
+
 def read_bbox_per_frame(f: h5py.File) -> np.ndarray | None:
     """(N, 4) float64 [x, y, w, h] per frame (w or h 0: not shown), or None."""
     d = f.get("overlay/bbox_per_frame")

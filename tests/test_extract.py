@@ -228,3 +228,24 @@ def test_a_changed_or_missing_video_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NitrogenError, match="missing"):
         ex.extract(ov, tmp_path / "x.actions.h5")
     assert not (tmp_path / "x.actions.h5").exists()
+
+
+def test_samples_that_show_the_overlay_elsewhere_give_the_frames_to_read_there() -> None:
+    home, away = [10.0, 400.0, 300.0, 150.0], [900.0, 20.0, 290.0, 145.0]
+    none = [0.0, 0.0, 0.0, 0.0]
+
+    def spans(*where: list[float]) -> list[tuple[list[int], tuple[int, int | None]]]:
+        samples = [(100 * i, w is not none, np.asarray(w, np.float64)) for i, w in enumerate(where)]
+        ov = ex.OverlayInfo(None, np.eye(2, 3), Path("v.mp4"), {"bbox": home}, [], [], samples)
+        return [([round(v) for v in box], span) for box, span in ex.elsewhere(ov)]
+
+    # two samples in a row away: the frames from the sample before to the one after
+    assert spans(home, home, away, away, home) == [([900, 20, 290, 145], (101, 400))]
+    # one sample found nowhere among them does not part them; to the end, no stop
+    assert spans(home, away, none, away) == [([900, 20, 290, 145], (1, None))]
+    # away from the first frame: from 0
+    assert spans(away, away, home, home) == [([900, 20, 290, 145], (0, 200))]
+    # one sample alone is not enough, nor is a box within the usual one's overlap
+    near = [12.0, 401.0, 298.0, 149.0]
+    assert spans(home, away, home, home) == []
+    assert spans(home, near, near, home) == []

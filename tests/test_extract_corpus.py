@@ -419,6 +419,60 @@ def test_a_still_card_is_calibrated_on_apart_from_the_game_after_it(
 
 
 @pytest.mark.slow
+def test_an_overlay_moved_partway_is_read_where_it_went(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Like corpus c26-0026 (ds3 moved 42 px and shrunk by 9% for 420 frames; 1117
+    errors): the overlay moves a little for 300 frames, and back. Read at its usual box,
+    the moved frames still half match there and read wrong; the samples that show it
+    elsewhere now have those frames read there too, each frame taken from the placement
+    where the overlay shows better, and the file records the box each frame was read at."""
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "moved",
+        k=26,
+        seed=26,
+        fps=30,
+        frames=900,
+        crf=26,
+        games=["nitrogen/Boxing-v0"],
+        segments=[
+            {"start": 0, "end": 360, "game": 0, "phase": 0, "placement": 0},
+            {"start": 360, "end": 660, "game": 0, "phase": 0, "placement": 1},
+            {"start": 660, "end": 900, "game": 0, "phase": 0, "placement": 0},
+        ],
+        template="ds3/ds3_white",
+        opacity=0.76,
+        placements=[
+            {"x": 12, "y": 420, "scale": 0.38},
+            {"x": 40, "y": 410, "scale": 0.345},
+        ],
+    )
+    with formats.open_file(truth, "truth") as f:
+        boxes = formats.read_bbox_per_frame(f)
+    assert boxes is not None
+    moved = np.zeros(len(boxes), bool)
+    moved[360:660] = True
+    home = boxes[0]
+    assert 0.5 < float(ee._iou(boxes[360:361], home)[0]) < 0.8  # scored at either box
+
+    dst = tmp_path / "moved.actions.h5"
+    ex.extract(ov, dst)
+    pair = ee.load_pair(dst, truth)
+    assert pair.scored[moved].mean() > 0.95
+    wrong = (pair.pred.buttons != pair.true.buttons).any(axis=1)
+    assert int(wrong[moved & pair.scored].sum()) <= 10
+    assert passes(ee.figures([pair]))
+    with formats.open_file(dst, "actions") as f:
+        read_at = formats.read_bbox_per_frame(f)
+    assert read_at is not None
+    inside = np.abs(read_at[380:640] - boxes[380:640]).max(axis=1) <= 2
+    outside = np.abs(read_at[~moved] - home).max(axis=1) <= 2
+    assert inside.mean() > 0.95 and outside.mean() > 0.95
+
+
+@pytest.mark.slow
 def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
     tmp_path: Path, shared_presets: Path
 ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from nitrogen_cli import formats
 
 KEYS = (
@@ -25,6 +27,7 @@ KEYS = (
     "height",
     "opacity",
 )
+SAMPLES = 25  # frames spread over the video, as detection samples them
 
 
 def overlay_from_truth(truth: str | Path, dst: str | Path) -> Path:
@@ -33,9 +36,21 @@ def overlay_from_truth(truth: str | Path, dst: str | Path) -> Path:
         info = formats.read_overlay(f)
         video = formats.video_path(f, truth)
         atlas = formats.read_atlas_png(f)
+        boxes = formats.read_bbox_per_frame(f)
     out = {k: info[k] for k in KEYS if k in info}
     out["video"] = str(Path(video).resolve())
     out["score"] = 1.0
+    per_frame = None
+    if boxes is not None and len(boxes):
+        # what detection records of the sampled frames: where the overlay moved or hid
+        at = np.unique(np.linspace(0, len(boxes) - 1, SAMPLES).round().astype(np.int64))
+        shown = (boxes[at, 2] > 0) & (boxes[at, 3] > 0)
+        per_frame = {
+            "sample_frame_index": at,
+            "sample_found": shown,
+            "sample_bbox": boxes[at].astype(np.float32),
+            "sample_score": shown.astype(np.float32),
+        }
     with formats.create(dst, "overlay", inputs=[video], command="oracle (from truth)") as g:
-        formats.write_overlay(g, out, atlas_png=atlas)
+        formats.write_overlay(g, out, atlas_png=atlas, per_frame=per_frame)
     return Path(dst)
