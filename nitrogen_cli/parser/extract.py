@@ -15,6 +15,10 @@ post-processing: stick centre from resting frames, stick scale, and a per-frame
 confidence (how well the overlay's unchanging pixels still match, times how sure the
 button readings are).
 
+Where detection's samples show the overlay moved for a while (`elsewhere`), the frames
+around those samples are decoded again from a seek and read at the box it moved to;
+each frame keeps the reading from whichever box shows the overlay better.
+
 Memory is bounded by the batch and the calibration buffer, whatever the video's length:
 per frame only a few numbers are kept.
 """
