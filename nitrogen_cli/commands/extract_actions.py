@@ -60,10 +60,13 @@ def extract_actions_command(
             )
         if result.note:
             reporter.note(src, result.note)
+        boxes = result.stats.get("placements", 1)
+        moved = f", read at {boxes} boxes: the overlay moved" if boxes > 1 else ""
         reporter.debug(
             f"{src}: {result.decoded}/{result.frames} frames in {result.seconds:.1f} s "
             f"({result.stats.get('fps', 0):.0f} fps, {100 * result.stats.get('reused', 0):.0f}% "
-            f"of crops unchanged, calibrated again {result.stats.get('recalibrated', 0)} times)"
+            f"of crops unchanged, calibrated again {result.stats.get('recalibrated', 0)} times"
+            f"{moved})"
         )
 
     code = run_batch(paths, "actions", process, reporter, output_dir, force, None, "extract")

@@ -794,7 +794,7 @@ def _extract(
         # menu's 43 frames among the first 60 read see-through triggers pressed over
         # the game after it, 806 errors; 0 on the first 240)
         moved_cfg = replace(cfg, calib_frames=max(cfg.calib_frames, MOVED_CALIB))
-        run = _read(ov, box, span, net, moved_cfg, vinfo, log, None)
+        run = _read(ov, box, span, net, moved_cfg, vinfo, log, progress)
         # one overlay, one opacity: a calibration there far off the usual box's is of a
         # box not quite right, or of no overlay (G2 c26-0015: 2 samples found it there
         # while it was hidden, x1.38; H2 c24-0004: a box 2% small, x0.29, 58 errors in
