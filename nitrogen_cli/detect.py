@@ -1211,6 +1211,9 @@ TWIN_FRAMES = 12  # sampled frames twin_moves looks at, at most
 TWIN_GAIN = 0.002  # a frame's gain in R² that votes for one twin (twin_moves): above rounding
 
 
+APART = 0.3  # boxes of one layout overlapping less than this are two places
+
+
 def decide(
     det: Detection,
     fr: Frames,
@@ -1219,7 +1222,7 @@ def decide(
     templates: dict[str, Template],
     cfg: DetectConfig,
     log: Callable[[str], None] = lambda _: None,
-    apart: float = 0.3,
+    apart: float = APART,
 ) -> Detection:
     """Score every sampled frame at the best box and at the other boxes where its layout
     was seen (overlapping the ones before by less than `apart`); the stable box is the
@@ -1364,7 +1367,7 @@ def detect(
     by_id = {t.id: t for t in templates}
 
     def attempt(
-        cands: list[Placement] | None = None, apart: float = 0.3
+        cands: list[Placement] | None = None, apart: float = APART
     ) -> tuple[Detection, list[Placement]]:
         cands = search(fr, feats, size, cfg, log) if cands is None else cands
         det = Detection(str(video_path), info.fps, info.frame_count, info.width, info.height, False)
@@ -1433,9 +1436,9 @@ def _moved_elsewhere(
         # c27-0013: the best was snes@overlay-analog, the box found for its twin
         # snes@overlay was passed over, and 6 samples recorded nothing)
         more[0] = more[0].moved(feat=cands[0].feat)
-    near = iou(more[0].bbox, det.bbox) >= 0.3
+    near = iou(more[0].bbox, det.bbox) >= APART
     if near:
-        rest = [c for c in cands[1:] if iou(c.bbox, det.bbox) < 0.3]
+        rest = [c for c in cands[1:] if iou(c.bbox, det.bbox) < APART]
         again, _ = attempt([cands[0], more[0], *rest], apart=MOVED_APART)
     else:
         again, _ = attempt([cands[0], more[0], *cands[1:]])

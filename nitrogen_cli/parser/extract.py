@@ -53,6 +53,7 @@ CUT = 0.1  # the median change (max over channels) of overlay pixels that marks 
 MIN_SCENE = 30  # frames a scene lasts at least to be calibrated on apart from the next
 KNOWN = 4  # earlier calibrations kept to go back to
 NEAR_CUT = 8  # changed frames from a cut within which the overlay's fall counts as at it
+SAME_OPACITY = (0.75, 1.33)  # calibrations of one overlay fit gains this near each other
 # a calibration, its usual presence and its usual button fit (None: not yet measured)
 Known = tuple[Calibration, float, np.ndarray | None]
 
@@ -541,17 +542,14 @@ def elsewhere(ov: OverlayInfo) -> list[tuple[np.ndarray, tuple[int, int | None]]
         label.append(k)
     out: list[tuple[np.ndarray, tuple[int, int | None]]] = []
     seen = [(i, k) for i, k in enumerate(label) if k is not None]
-    j = 0
-    while j < len(seen):
-        k = seen[j][1]
-        e = j
-        while e + 1 < len(seen) and seen[e + 1][1] == k:
-            e += 1
-        if k != 0 and e - j + 1 >= MOVED_SAMPLES:
+    j = 0  # the run's first place in `seen`
+    for k, run in itertools.groupby(seen, key=lambda s: s[1]):
+        e = j + len(list(run))  # the place after it
+        if k != 0 and e - j >= MOVED_SAMPLES:
             a = ov.samples[seen[j - 1][0]][0] + 1 if j > 0 else 0
-            b = ov.samples[seen[e + 1][0]][0] if e + 1 < len(seen) else None
+            b = ov.samples[seen[e][0]][0] if e < len(seen) else None
             out.append((places[k], (a, b)))
-        j = e + 1
+        j = e
     return out
 
 
@@ -784,23 +782,23 @@ def _extract(
         note = main.note
         raise NitrogenError(f"no frame of {ov.video} could be decoded{': ' + note if note else ''}")
     runs = [main]
+    # calibrated on a longer stretch: a move often comes with a change of scene, and the
+    # frames just after it may not be the game that goes on (H2 c24-0040: a menu's 43
+    # frames among the first 60 read see-through triggers pressed over the game after
+    # it, 806 errors; 0 on the first 240)
+    moved_cfg = replace(cfg, calib_frames=max(cfg.calib_frames, MOVED_CALIB))
     for box, span in elsewhere(ov):
         log(
             f"frames {span[0]}-{span[1] or 'end'}: samples show the overlay moved to "
             f"{[round(v) for v in box]}; read there too"
         )
-        # calibrated on a longer stretch: a move often comes with a change of scene, and
-        # the frames just after it may not be the game that goes on (H2 c24-0040: a
-        # menu's 43 frames among the first 60 read see-through triggers pressed over
-        # the game after it, 806 errors; 0 on the first 240)
-        moved_cfg = replace(cfg, calib_frames=max(cfg.calib_frames, MOVED_CALIB))
         run = _read(ov, box, span, net, moved_cfg, vinfo, log, progress)
         # one overlay, one opacity: a calibration there far off the usual box's is of a
         # box not quite right, or of no overlay (G2 c26-0015: 2 samples found it there
         # while it was hidden, x1.38; H2 c24-0004: a box 2% small, x0.29, 58 errors in
         # its frames); the other 21 boxes moved to over the corpora came out x0.94-1.10
         ratio = _opacity_ratio(run.cal, main.cal)
-        if not 0.75 <= ratio <= 1.33:
+        if not SAME_OPACITY[0] <= ratio <= SAME_OPACITY[1]:
             log(f"frames {span[0]}-{span[1] or 'end'}: opacity x{ratio:.2f} there: not read")
         elif run.decoded:
             runs.append(run)
@@ -977,7 +975,7 @@ def _read(
             new.aligned = cal.aligned
             pts = np.stack([sampler(r) for r in rois])  # the presence score's pixels
             z_old, z_new = cal.presence.score(pts), new.presence.score(pts)
-            ratio = float(np.mean(new.gain) / max(float(np.mean(cal.gain)), 1e-6))
+            ratio = _opacity_ratio(new, cal)
             gained = float(np.median(z_new) - np.median(z_old))
             better = gained >= 0.1
             why = ""
@@ -1002,7 +1000,11 @@ def _read(
                 m_old, m_new = float(np.median(r_old)), float(np.median(r_new))
                 better = better or (m_new <= 0.5 * m_old and m_new <= 2 * RES_RISE)
                 why = f", buttons fit x{m_old:.1f} -> x{m_new:.1f} usual"
-            keep = better and float(np.median(z_new)) >= SHOWN and 0.75 <= ratio <= 1.33
+            keep = (
+                better
+                and float(np.median(z_new)) >= SHOWN
+                and SAME_OPACITY[0] <= ratio <= SAME_OPACITY[1]
+            )
             log(
                 f"frame {items[0][0]}: presence {np.median(z_old):.2f} -> "
                 f"{np.median(z_new):.2f}{why} on a new calibration (opacity x{ratio:.2f}"
