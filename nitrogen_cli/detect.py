@@ -109,6 +109,7 @@ class DetectConfig:
     groups: int = 1  # averages searched: of all samples, or of their first, middle... part
     retry_groups: int = 3  # when nothing is found: search the averages of this many parts
     highpass: float = 0.15  # dense search: Gaussian high-pass, sigma this x the kernel's short side
+    lost_flat: float = 0.4  # the decision: drawn cells lost against a flat image left out, at most
 
 
 # -- template features -------------------------------------------------------------------
@@ -502,9 +503,12 @@ def local_fit(
     M: np.ndarray,
     cells: int = 8,
     detail: dict | None = None,
+    lost_flat: float = 0.4,
 ) -> tuple[float, float, float]:
     """(R², opacity, coverage) of the model I = b + op * (P - b * A) over the static pixels,
-    with one opacity and, per cell of a grid, one background level per channel.
+    with one opacity and, per cell of a grid, one background level per channel. `detail`
+    gets the per-cell figures, and `seen`: coverage without the drawn cells lost against
+    a flat image, where at most `lost_flat` of them are.
 
     The score is 1 - residual / variation within the cells. For a fixed opacity the best
     backgrounds are closed form, so the opacity is found on a grid and a parabola.
@@ -597,10 +601,18 @@ def local_fit(
     beta = np.where(visible, np.clip(C / np.maximum(S, 1e-12), 0, 1), 0.0)
     w = own**WEIGHT_POWER * drawn
     coverage = float((beta * w).sum() / w.sum()) if drawn.any() else 0.0
-    if detail is not None:  # for calibration tools: the per-cell figures
+    if detail is not None:  # for calibration tools and the decision: the per-cell figures
         raw = np.where(visible, C / np.maximum(S, 1e-12), 0.0)
         vi = np.where(ok, s_ii - s_i * s_i / nn, 0).sum(-1)
-        detail.update(S=S, C=C, VI=vi, n=nn[..., 0], op=op, beta=beta, raw=raw, drawn=drawn)
+        # A cell lost where the image is as flat as the fit predicts (an arcade stick's
+        # dark halo over a black pillarbox) agrees with the template: `seen` leaves such
+        # cells out, as long as most of the drawing shows elsewhere.
+        flat = drawn & ~visible & (vi <= floor)
+        keep = w * ~flat if flat.sum() <= lost_flat * drawn.sum() else w
+        seen = float((beta * keep).sum() / keep.sum()) if keep.any() else 0.0
+        detail.update(
+            S=S, C=C, VI=vi, n=nn[..., 0], op=op, beta=beta, raw=raw, drawn=drawn, seen=seen
+        )
     return r2, op, coverage
 
 
@@ -650,7 +662,12 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def score_at(
-    img: np.ndarray, f: float, p: Placement, cells: int = 8, detail: dict | None = None
+    img: np.ndarray,
+    f: float,
+    p: Placement,
+    cells: int = 8,
+    detail: dict | None = None,
+    lost_flat: float = 0.4,
 ) -> tuple[float, float, float]:
     """local_fit's (R², opacity, balance) of placement p on an image at scale f (video
     pixels * f); a box hanging over the image's edge is scored on the part that shows."""
@@ -676,7 +693,7 @@ def score_at(
         P, A, M = p.feat.soft_look(kw, kh, p.w, p.h)
         centre = (p.x * f + kw / 2 - 0.5, p.y * f + kh / 2 - 0.5)
         crop = cv2.getRectSubPix(img, (kw, kh), centre)
-    return local_fit(_soften(crop), P, A, M, cells, detail)
+    return local_fit(_soften(crop), P, A, M, cells, detail, lost_flat)
 
 
 def _soften(z: np.ndarray) -> np.ndarray:
@@ -1246,8 +1263,9 @@ def decide(
     which = np.full(n, -1, np.int64)
     for i, frame in enumerate(fr.mids):
         for j, loc in enumerate(locations):
-            _, op, cov = score_at(frame, fr.f_mid, loc, cfg.cells)
-            s = cov
+            fit: dict = {}
+            _, op, cov = score_at(frame, fr.f_mid, loc, cfg.cells, fit, cfg.lost_flat)
+            s = max(cov, fit["seen"])  # cells lost against a flat image left out (below)
             shown = s >= cfg.frame_score and cfg.min_opacity <= op <= cfg.max_opacity
             if s > det.sample_score[i] and (shown or which[i] < 0):
                 det.sample_score[i] = s
@@ -1282,7 +1300,18 @@ def decide(
         if j >= 0:
             det.sample_found[i] = True
             det.sample_bbox[i] = place.bbox if j == stable else locations[j].bbox
-    det.score = float(place.score)
+    # Cells whose drawing is lost against a flat image where the fit says it would be
+    # count for nothing in the decision (G2 c26-0016, an arcade stick at opacity 0.55
+    # whose dark halo vanishes into a black pillarbox: coverage 0.64 at the right box,
+    # 0.92 without the lost cells). The box and its ranking stay coverage's own: left
+    # out everywhere, a halo that no longer pins the size shrank two arcade-stick boxes
+    # under IoU 0.9.
+    fit = {}
+    score_at(fr.mean(shown, "full"), fr.f_full, place, cfg.cells, fit, cfg.lost_flat)
+    cover = max(combine(place.r2, place.coverage), combine(place.r2, fit["seen"]))
+    if cover > place.score:
+        log(f"coverage {place.coverage:.3f} -> {cover:.3f} without cells lost against a flat image")
+    det.score = float(cover)
     det.inliers = agree
     det.keypoint_inliers = place.inliers
     det.opacity = float(place.opacity)
@@ -1302,12 +1331,12 @@ def decide(
     # little of its box (the game shows through it: coverage 0.81, R² 0.25, 28 inliers);
     # on the 90 videos of two corpora no video without an overlay gave a keypoint match
     # of even 5 inliers.
-    evidence = place.coverage + 0.5 * place.r2
-    opaque = place.opacity >= cfg.opaque and place.coverage >= cfg.opaque_coverage
-    explained = place.r2 >= cfg.explained and place.coverage >= cfg.explained_coverage
+    evidence = cover + 0.5 * place.r2
+    opaque = place.opacity >= cfg.opaque and cover >= cfg.opaque_coverage
+    explained = place.r2 >= cfg.explained and cover >= cfg.explained_coverage
     matched = place.inliers >= cfg.matched
     if agree >= need and (
-        (place.score >= cfg.score and (evidence >= cfg.evidence or opaque or matched)) or explained
+        (cover >= cfg.score and (evidence >= cfg.evidence or opaque or matched)) or explained
     ):
         det.found = True
         det.template = templates[place.feat.id]
@@ -1320,7 +1349,7 @@ def decide(
         det.sample_found[:] = False
         det.sample_bbox[:] = 0
         det.why = (
-            f"no overlay found (best: {place.feat.id}, score {place.score:.2f}, "
+            f"no overlay found (best: {place.feat.id}, score {cover:.2f}, "
             f"R² {place.r2:.2f}, {agree} of {n} frames agree)"
         )
     return det

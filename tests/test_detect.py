@@ -417,12 +417,44 @@ def test_a_skin_whose_shadow_is_lost_against_black(tmp_path: Path, shared_preset
         opacity=0.725,
         placements=[{"x": 859, "y": 226, "scale": 1.40625}],
     )
-    det = detect.detect(mp4, lib)
+    plain = dataclasses.replace(detect.DetectConfig(), lost_flat=0.0)  # every cell counts
+    det = detect.detect(mp4, lib, plain)
     assert det.found, det.why
     assert iou(det.bbox, [859, 226, 360, 360]) >= 0.9
-    assert det.score < detect.DetectConfig().score  # coverage alone would not do
-    strict = dataclasses.replace(detect.DetectConfig(), explained=2.0)
+    assert det.score < plain.score  # coverage alone would not do
+    strict = dataclasses.replace(plain, explained=2.0)
     assert not detect.detect(mp4, lib, strict).found
+
+
+@pytest.mark.slow
+def test_cells_lost_against_a_flat_image_count_for_nothing(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """The arcade stick at opacity 0.55 beside a Doom game, over a black pillarbox: its
+    dark halo vanishes against the black, and a strip of the game inside the box leaves
+    the fit explaining little (R² 0.29). Coverage counted the halo's cells as missing
+    (0.64); the halo is as flat as the fit says it would be there, so it counts for
+    nothing (0.93). Corpus G2 c26-0016, missed before."""
+    lib = overlays.load_templates([shared_presets / "arcade-stick"], builtin=False)
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        "halo",
+        games=["nitrogen/DoomDefendTheCenter-v0"],
+        canvas=[1920, 1080],
+        crf=20,
+        display={"align": "center", "aspect": "native", "filter": "linear", "zoom": 1.0},
+        background={"kind": "black", "colour": [3, 40, 46]},
+        template="arcade-stick/arcade-stick",
+        opacity=0.551,
+        placements=[{"x": 1670, "y": 426, "scale": 0.891977}],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found, det.why
+    assert iou(det.bbox, [1670, 426, 228, 228]) >= 0.9
+    assert det.score >= detect.DetectConfig().score
+    plain = dataclasses.replace(detect.DetectConfig(), lost_flat=0.0)
+    assert not detect.detect(mp4, lib, plain).found
 
 
 @pytest.mark.slow
