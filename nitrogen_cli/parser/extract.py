@@ -895,6 +895,10 @@ def _read(
     res_hold = False  # the frames held back were held for a button's residual
     held: list[tuple[int, np.ndarray | None]] = []  # frames held back to calibrate on
     wait_until = -1  # no new calibration is tried before this frame
+    # ... for the overlay standing out less: a miss held for a button's crops says
+    # nothing of the next scene (J2 c27-0011: one at frame 700 held off a game switch
+    # after a card at 1127, and 85 frames read west pressed on the old background)
+    wait_shown = -1
     recalibrated = 0
     # the calibrations left for a newer one, latest last, with their usual presence and
     # button fit: a stream goes back to a scene it left (a game after its pause menu)
@@ -962,7 +966,8 @@ def _read(
         a cut ended is read under its calibration, which is handed back where kept (for
         the scene after it) and let go: its frames are taken as long as each lasts (a
         still card's one changed frame is most of it)."""
-        nonlocal cal, parser, usual, wait_until, recalibrated, res_hold, fit, fit_usual, then_fit
+        nonlocal cal, parser, usual, wait_until, wait_shown, recalibrated, res_hold, fit
+        nonlocal fit_usual, then_fit
         assert cal is not None and sampler is not None
         rois = [r for _, r in items if r is not None]
         if len(rois) >= 3 or (scene and rois):
@@ -1024,6 +1029,8 @@ def _read(
                 # no back-off after a miss: one at frame 168 of L2 c29-0006 doubled the
                 # wait past a card at 712 (corpus J2 without it: 3636 -> 2200 errors)
                 wait_until = items[-1][0] + cfg.recal_wait
+                if not res_hold:
+                    wait_shown = wait_until
         if not scene:
             res_hold = False
         flush_all(items, check=False)
@@ -1106,7 +1113,7 @@ def _read(
                         switch(back)
                         flush(items[at:], switched=True)
                         return
-                    if items[-1][0] >= wait_until:
+                    if items[-1][0] >= wait_shown:
                         hold(k, False)
                         return
             groups = reader(np.stack(real))
