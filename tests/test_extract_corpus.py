@@ -457,6 +457,53 @@ def test_a_game_switch_soon_after_a_miss_for_a_buttons_crops_is_calibrated_on(
 
 
 @pytest.mark.slow
+def test_a_first_calibration_on_a_frame_or_few_is_made_again(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Corpus c27-0008's spec (xbox-controller at opacity 0.79 beside Pong, over a dark
+    blur), placed where detection put it (1% tall, 0.6 px high): for its first 300 frames
+    the overlay stood out little against the probe's grey, so the first calibration
+    rested on the one frame near the best, and a pause menu at 600 read start pressed
+    for 114 frames (116 in the corpus video). A first calibration on fewer than 8 frames
+    is now made again on the changed frames after it, and never gone back to."""
+    segments = [(0, 600, 0, 0, 0), (600, 906, 0, 2, 0), (906, 1000, 0, 0, 0)]
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "thin",
+        transform=[[0.0869140625, 0.0, 1074.0], [0.0, 0.087944664, 583.386364]],
+        k=8,
+        seed=27,
+        fps=60,
+        frames=1000,
+        crf=18,
+        display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "blur", "colour": [10, 29, 38]},
+        human={"dpad_prob": 0.177, "idle_rate": 0.037, "mistake_rate": 0.121, "reaction_s": 0.2},
+        games=["nitrogen/Pong-v0"],
+        segments=[
+            {"start": a, "end": b, "game": g, "phase": ph, "placement": pl}
+            for a, b, g, ph, pl in segments
+        ],
+        template="xbox-controller/xbox-controller-show-player",
+        opacity=0.788,
+        placements=[{"x": 1074, "y": 584, "scale": 0.086737}],
+    )
+    import h5py
+
+    with h5py.File(ov, "r+") as f:
+        f["overlay"].attrs["opacity"] = 0.82  # detection's fit
+    logged: list[str] = []
+    dst = tmp_path / "thin.actions.h5"
+    ex.extract(ov, dst, log=logged.append)
+    assert any(m.startswith("calibration: 1 frames") for m in logged), logged
+    pair = ee.load_pair(dst, truth)
+    start = BUTTON_INDEX["start"]
+    false = pair.pred.buttons[:, start] & ~pair.true.buttons[:, start] & pair.scored
+    assert int(false[600:906].sum()) <= 5
+
+
+@pytest.mark.slow
 def test_an_overlay_moved_partway_is_read_where_it_went(
     tmp_path: Path, shared_presets: Path
 ) -> None:

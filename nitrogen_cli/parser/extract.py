@@ -53,6 +53,7 @@ CUT = 0.1  # the median change (max over channels) of overlay pixels that marks 
 MIN_SCENE = 30  # frames a scene lasts at least to be calibrated on apart from the next
 KNOWN = 4  # earlier calibrations kept to go back to
 NEAR_CUT = 8  # changed frames from a cut within which the overlay's fall counts as at it
+THIN = 8  # a first calibration on fewer frames is tried again on the changed frames after it
 SAME_OPACITY = (0.75, 1.33)  # calibrations of one overlay fit gains this near each other
 # a calibration, its usual presence and its usual button fit (None: not yet measured)
 Known = tuple[Calibration, float, np.ndarray | None]
@@ -905,12 +906,14 @@ def _read(
     known: list[Known] = []
     then_fit: np.ndarray | None = None  # the usual button fit of a calibration gone back to
     last_pts = np.zeros((0, len(probe_pres.idx), 3), np.float32)  # the last frame read's
+    thin = False  # the first calibration rests on fewer than THIN frames
 
     def switch(to: Known) -> None:
         nonlocal cal, usual, parser, then_fit
         assert cal is not None
-        left = (cal, usual, fit_usual)
-        known[:] = [*[k for k in known if k[0] is not to[0]][-(KNOWN - 1) :], left]
+        others = [k for k in known if k[0] is not to[0]]
+        # a first calibration on a frame or few is not gone back to (J2 c27-0008)
+        known[:] = others[-KNOWN:] if thin else [*others[-(KNOWN - 1) :], (cal, usual, fit_usual)]
         (cal, usual, then_fit), parser = to, None
 
     def revisit(pts: np.ndarray) -> Known | None:
@@ -967,7 +970,7 @@ def _read(
         the scene after it) and let go: its frames are taken as long as each lasts (a
         still card's one changed frame is most of it)."""
         nonlocal cal, parser, usual, wait_until, wait_shown, recalibrated, res_hold, fit
-        nonlocal fit_usual, then_fit
+        nonlocal fit_usual, then_fit, thin
         assert cal is not None and sampler is not None
         rois = [r for _, r in items if r is not None]
         if len(rois) >= 3 or (scene and rois):
@@ -1005,6 +1008,12 @@ def _read(
                 m_old, m_new = float(np.median(r_old)), float(np.median(r_new))
                 better = better or (m_new <= 0.5 * m_old and m_new <= 2 * RES_RISE)
                 why = f", buttons fit x{m_old:.1f} -> x{m_new:.1f} usual"
+            if thin and not scene:
+                # the first calibration rested on a frame or few (J2 c27-0008: one frame
+                # of a menu after 300 where the overlay stood out little against the
+                # probe), so more frames of the same scene are taken where the overlay
+                # stands out about as well
+                better = better or gained >= -0.05
             keep = (
                 better
                 and float(np.median(z_new)) >= SHOWN
@@ -1032,7 +1041,7 @@ def _read(
                 if not res_hold:
                     wait_shown = wait_until
         if not scene:
-            res_hold = False
+            res_hold = thin = False
         flush_all(items, check=False)
         return None
 
@@ -1050,7 +1059,7 @@ def _read(
             return
         assert cal is not None
         if held and check:
-            if not res_hold and sampler is not None:
+            if not res_hold and not thin and sampler is not None:
                 # held for the overlay standing out less: where the old calibration fits
                 # again from some frame on (a pause menu or card that passed), the held
                 # frames end there, so that they show one scene (J2 c27-0018: a menu's 35
@@ -1088,6 +1097,9 @@ def _read(
             if len(real) - k >= cfg.recal_frames:
                 recalibrate()
 
+        if thin and check and real and reader is not None:
+            hold(0, False)
+            return
         if real and reader is not None and sampler is not None:
             pts = np.stack([sampler(r) for r in real])
             pres = cal.presence.score(pts)
@@ -1188,7 +1200,7 @@ def _read(
         did not stand out against the probe's grey) are read first, and the calibration's
         own presence judges them: a skin over a game of the same grey, corpus c25-0006,
         had its first 187 frames unread."""
-        nonlocal cal, usual, fit_usual
+        nonlocal cal, usual, fit_usual, thin
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
         keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
@@ -1206,7 +1218,7 @@ def _read(
             )
             if not ok:
                 return False
-        cal = trial
+        cal, thin = trial, len(keep) < THIN
         log(
             f"calibration: {len(keep)} frames, gain {np.round(cal.gain, 3).tolist()}, "
             f"background {np.round(cal.bg.mean(axis=(0, 1)), 3).tolist()}, aligned {cal.aligned}"
