@@ -71,6 +71,7 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 NOISE = 2.0 / 255  # compression noise floor: a flat patch explains nothing
 OPACITY = (0.25, 1.05)  # opacities a fit may take: fainter is no overlay, above 1 none
 STRUCTURE = 6.0 / 255  # a cell counts in coverage when the drawing varies more than this
+LOST_FLAT = 0.4  # drawn cells lost against a flat image that `seen` leaves out, at most
 WEIGHT_POWER = 0.0  # cells weigh own-structure ** this in coverage
 SIFT_CONTRAST = 0.02  # half OpenCV's default: an overlay at opacity 0.4 has little contrast
 FLANN_TREES, FLANN_CHECKS = 4, 64  # approximate matching (keypoint_candidates)
@@ -109,7 +110,7 @@ class DetectConfig:
     groups: int = 1  # averages searched: of all samples, or of their first, middle... part
     retry_groups: int = 3  # when nothing is found: search the averages of this many parts
     highpass: float = 0.15  # dense search: Gaussian high-pass, sigma this x the kernel's short side
-    lost_flat: float = 0.4  # the decision: drawn cells lost against a flat image left out, at most
+    lost_flat: float = LOST_FLAT  # the decision: cells lost against a flat image left out
 
 
 # -- template features -------------------------------------------------------------------
@@ -503,7 +504,7 @@ def local_fit(
     M: np.ndarray,
     cells: int = 8,
     detail: dict | None = None,
-    lost_flat: float = 0.4,
+    lost_flat: float = LOST_FLAT,
 ) -> tuple[float, float, float]:
     """(R², opacity, coverage) of the model I = b + op * (P - b * A) over the static pixels,
     with one opacity and, per cell of a grid, one background level per channel. `detail`
@@ -667,7 +668,7 @@ def score_at(
     p: Placement,
     cells: int = 8,
     detail: dict | None = None,
-    lost_flat: float = 0.4,
+    lost_flat: float = LOST_FLAT,
 ) -> tuple[float, float, float]:
     """local_fit's (R², opacity, balance) of placement p on an image at scale f (video
     pixels * f); a box hanging over the image's edge is scored on the part that shows."""

@@ -1009,10 +1009,10 @@ def _read(
                 better = better or (m_new <= 0.5 * m_old and m_new <= 2 * RES_RISE)
                 why = f", buttons fit x{m_old:.1f} -> x{m_new:.1f} usual"
             if thin and not scene:
-                # the first calibration rested on a frame or few (J2 c27-0008: one frame
-                # of a menu after 300 where the overlay stood out little against the
-                # probe), so more frames of the same scene are taken where the overlay
-                # stands out about as well
+                # the first calibration rested on a frame or few (J2 c27-0008: on one,
+                # after 300 where the overlay stood out little against the probe), so
+                # more frames of the same scene are taken where the overlay stands out
+                # about as well
                 better = better or gained >= -0.05
             keep = (
                 better
