@@ -51,6 +51,12 @@ def preset_case(
     return truth, ov
 
 
+def segments_of(rows: list[tuple[int, int, int, int, int]]) -> list[dict[str, int]]:
+    """A spec's segments from (start, end, game, phase, placement) rows."""
+    keys = ("start", "end", "game", "phase", "placement")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
 def extracted(ov: Path, truth: Path) -> ee.Pair:
     """Extract an overlay file beside it and pair the actions with their truth."""
     dst = ov.with_name(ov.name.replace(".overlay.h5", ".actions.h5"))
@@ -400,10 +406,7 @@ def test_a_still_card_is_calibrated_on_apart_from_the_game_after_it(
         human={"dpad_prob": 0.227, "idle_rate": 0.017, "mistake_rate": 0.152, "reaction_s": 0.287},
         player="noisy",
         games=["nitrogen/DoomMyWayHome-v0", "nitrogen/SpaceInvaders-v0"],
-        segments=[
-            {"start": a, "end": b, "game": g, "phase": ph, "placement": pl}
-            for a, b, g, ph, pl in segments
-        ],
+        segments=segments_of(segments),
         template="snes/SNES",
         opacity=0.537,
         placements=[{"x": 35, "y": 35, "scale": 0.171728}],
@@ -442,10 +445,7 @@ def test_a_game_switch_soon_after_a_miss_for_a_buttons_crops_is_calibrated_on(
         background={"kind": "black", "colour": [29, 20, 25]},
         human={"dpad_prob": 0.161, "idle_rate": 0.037, "mistake_rate": 0.19, "reaction_s": 0.219},
         games=["nitrogen/Asteroids-v0", "nitrogen/Riverraid-v0"],
-        segments=[
-            {"start": a, "end": b, "game": g, "phase": ph, "placement": pl}
-            for a, b, g, ph, pl in segments
-        ],
+        segments=segments_of(segments),
         template="snes/SNES",
         opacity=1.0,
         placements=[{"x": 857, "y": 519, "scale": 0.336124}],
@@ -481,10 +481,7 @@ def test_a_first_calibration_on_a_frame_or_few_is_made_again(
         background={"kind": "blur", "colour": [10, 29, 38]},
         human={"dpad_prob": 0.177, "idle_rate": 0.037, "mistake_rate": 0.121, "reaction_s": 0.2},
         games=["nitrogen/Pong-v0"],
-        segments=[
-            {"start": a, "end": b, "game": g, "phase": ph, "placement": pl}
-            for a, b, g, ph, pl in segments
-        ],
+        segments=segments_of(segments),
         template="xbox-controller/xbox-controller-show-player",
         opacity=0.788,
         placements=[{"x": 1074, "y": 584, "scale": 0.086737}],
