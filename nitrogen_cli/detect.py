@@ -1297,10 +1297,16 @@ def decide(
         f"R² {place.r2:.3f} op {place.opacity:.2f}, {agree} of {n} frames, "
         f"{place.inliers} keypoint inliers"
     )
+    boxes = [place.bbox if j == stable else locations[j].bbox for j in range(len(locations))]
+    for j in range(len(locations)):
+        if j != stable and counts[j]:
+            own = tuple(int(i) for i in np.flatnonzero(which == j))
+            boxes[j] = settle(fr, own, locations[j], cfg).bbox
+            log(f"also at {[round(v) for v in boxes[j]]} in {len(own)} samples")
     for i, j in enumerate(which):
         if j >= 0:
             det.sample_found[i] = True
-            det.sample_bbox[i] = place.bbox if j == stable else locations[j].bbox
+            det.sample_bbox[i] = boxes[j]
     # Cells whose drawing is lost against a flat image where the fit says it would be
     # count for nothing in the decision (G2 c26-0016, an arcade stick at opacity 0.55
     # whose dark halo vanishes into a black pillarbox: coverage 0.64 at the right box,
@@ -1356,6 +1362,19 @@ def decide(
     return det
 
 
+SETTLE_SIZES = np.linspace(0.9, 1.1, 11)  # sizes a box seen elsewhere is tried at
+
+
+def settle(fr: Frames, shown: tuple[int, ...], p: Placement, cfg: DetectConfig) -> Placement:
+    """A box where the overlay shows in only some samples, sized and placed again on the
+    average of those: it came from the average of all samples, where it is faint, and
+    the streamer who moved it often resized it (M2 c32-0005: moved and grown 5%, found at
+    the old size, IoU 0.90; its 1200 frames were then read with 1107 button errors)."""
+    img = fr.mean(shown, "full")
+    q = refine(_grey(img), fr.f_full, p.moved(frames=shown), SETTLE_SIZES, 6)
+    return polish(img, fr.f_full, q, cfg, steps=4)
+
+
 def frame_spans(index: np.ndarray, frame_count: int) -> np.ndarray:
     """How many of the video's frames each sampled frame stands for: those nearer to it
     than to another sample."""
@@ -1405,7 +1424,8 @@ def detect(
 
     det, cands = attempt()
     if det.found:
-        return _moved_elsewhere(det, cands, fr, feats, size, cfg, attempt, log)
+        det = _moved_elsewhere(det, cands, fr, feats, size, cfg, attempt, log)
+        return _resized_in_place(det, cands, fr, feats, cfg, attempt, log)
     if cfg.retry_groups <= cfg.groups:
         return det
     # An overlay shown for only part of the video fades in the average of every sample;
@@ -1416,7 +1436,8 @@ def detect(
     again, cands = attempt()
     if not again.found:
         return det
-    return _moved_elsewhere(again, cands, fr, feats, size, cfg, attempt, log)
+    again = _moved_elsewhere(again, cands, fr, feats, size, cfg, attempt, log)
+    return _resized_in_place(again, cands, fr, feats, cfg, attempt, log)
 
 
 MOVED_MISSING = 3  # samples that show the overlay nowhere before it is looked for elsewhere
@@ -1475,6 +1496,58 @@ def _moved_elsewhere(
     if not again.found or again.sample_found.sum() <= det.sample_found.sum():
         return det
     if near and (again.bbox is None or iou(again.bbox, det.bbox) < 0.9):
+        return det
+    return again
+
+
+RESIZED_DROP = 0.2  # samples scoring this far under the stable box's usual may show it resized
+RESIZED_SIZES = np.linspace(0.75, 1.25, 21)  # sizes tried there: the corpora's moves, x0.75-1.25
+RESIZED_GAIN = 0.1  # how much better the box found there must cover the overlay in them
+RESIZED_APART = 0.95  # and overlap the stable box by less than this
+
+
+def _resized_in_place(
+    det: Detection,
+    cands: list[Placement],
+    fr: Frames,
+    feats: Sequence[Features],
+    cfg: DetectConfig,
+    attempt: Callable[..., tuple[Detection, list[Placement]]],
+    log: Callable[[str], None],
+) -> Detection:
+    """When a few samples show the overlay at its box, but much worse than the others do,
+    look for it resized about the same spot on the average of those samples; a box that
+    covers it clearly better there is scored in every sample with the others.
+
+    A streamer may resize the overlay where it stands: 8% larger for the first 424 frames
+    (M2 c32-0002), the overlay overlapped its later box by 0.86, still scored 0.64 there
+    against 0.95 in the other samples, and was found nowhere else; those frames were read
+    at the later box, with 615 button errors."""
+    if not det.found or det.bbox is None or det.template is None:
+        return det
+    at = det.sample_found & np.all(np.abs(det.sample_bbox - np.asarray(det.bbox)) < 1e-3, axis=1)
+    if at.sum() < 2 * MOVED_MISSING:
+        return det
+    usual = float(np.median(det.sample_score[at]))
+    poor = tuple(int(i) for i in np.flatnonzero(at & (det.sample_score < usual - RESIZED_DROP)))
+    if len(poor) < MOVED_MISSING:
+        return det
+    feat = next(f for f in feats if f.id == det.template.id)
+    home = Placement(feat, *det.bbox)
+    img = fr.mean(poor, "full")
+    there = _scored(img, fr.f_full, home.moved(), cfg)
+    margin = math.ceil(0.1 * det.bbox[2] * fr.f_full)
+    q = refine(_grey(img), fr.f_full, home.moved(frames=poor), RESIZED_SIZES, margin)
+    q = polish(img, fr.f_full, q, cfg, steps=4)
+    if iou(q.bbox, det.bbox) >= RESIZED_APART or q.score < there.score + RESIZED_GAIN:
+        return det
+    log(
+        f"{len(poor)} samples show it poorly ({there.score:.2f}): also at "
+        f"{[round(v) for v in q.bbox]} ({q.score:.2f})"
+    )
+    rest = [c for c in cands[1:] if iou(c.bbox, det.bbox) < APART]
+    again, _ = attempt([cands[0], q.moved(feat=cands[0].feat), *rest], apart=RESIZED_APART)
+    if not again.found or again.bbox is None or iou(again.bbox, det.bbox) < 0.9:
         return det
     return again
 

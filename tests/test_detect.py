@@ -427,6 +427,95 @@ def test_a_skin_whose_shadow_is_lost_against_black(tmp_path: Path, shared_preset
 
 
 @pytest.mark.slow
+def test_an_overlay_moved_and_resized_is_sized_on_its_own_samples(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Corpus M2 c32-0005's spec: the overlay moves from the bottom right to the top and
+    grows 5% for a fifth of the video. That box came from the average of every sample,
+    where it is faint, and was recorded at the old size (IoU 0.90; extraction then read
+    its frames with 1107 button errors over 1200). It is now sized and placed again on
+    the average of the samples that show it there."""
+    lib = overlays.load_templates([shared_presets / "xbox-kba-minimal"], builtin=False)
+    moved = [1069, 34, 177, 76]
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        "grown",
+        k=5,
+        seed=32,
+        fps=60,
+        frames=900,
+        crf=24,
+        games=["nitrogen/Skiing-v0"],
+        display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+        background={"kind": "black", "colour": [35, 31, 36]},
+        template="xbox-kba-minimal/XBox-KBA@XBox_KBA_Minimal_03_GID",
+        opacity=1.0,
+        placements=[
+            {"x": 1092, "y": 629, "scale": 0.082894},
+            {"x": moved[0], "y": moved[1], "scale": 0.086432},
+        ],
+        segments=[
+            {"start": 0, "end": 660, "game": 0, "phase": 0, "placement": 0},
+            {"start": 660, "end": 840, "game": 0, "phase": 0, "placement": 1},
+            {"start": 840, "end": 900, "game": 0, "phase": 0, "placement": 0},
+        ],
+    )
+    det = detect.detect(mp4, lib)
+    assert det.found and det.bbox is not None and iou(det.bbox, [1092, 630, 171, 72]) >= 0.95
+    there = [
+        box
+        for i, found, box in zip(
+            det.sample_frame_index, det.sample_found, det.sample_bbox, strict=True
+        )
+        if 660 <= i < 840 and found
+    ]
+    assert len(there) >= 2
+    for box in there:
+        assert iou(box, moved) >= 0.95, box
+
+
+@pytest.mark.slow
+def test_an_overlay_resized_in_place_is_recorded_at_both_sizes(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Corpus M2 c32-0002's spec: the overlay stands 8% larger for the first 424 frames,
+    overlapping its later box by 0.86. At the other box those samples still score 0.64
+    (against 0.95 for the rest) and were recorded there. Samples that show the overlay
+    that much worse than the rest are now looked at again about the same spot, at sizes
+    0.75-1.25, and record the box found there."""
+    lib = overlays.load_templates([shared_presets / "xbox-controller"], builtin=False)
+    first, later = [1003, 16, 261, 158], [1016, 23, 241, 146]
+    mp4 = preset_clip(
+        tmp_path,
+        shared_presets,
+        "resized",
+        k=2,
+        seed=32,
+        frames=800,
+        crf=20,
+        games=["nitrogen/DoomDeadlyCorridor-v0"],
+        display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+        background={"kind": "solid", "colour": [9, 39, 28]},
+        template="xbox-controller/xbox-controller-clear",
+        opacity=0.703,
+        placements=[
+            {"x": first[0], "y": first[1], "scale": 0.127245},
+            {"x": later[0], "y": later[1], "scale": 0.117769},
+        ],
+        segments=[
+            {"start": 0, "end": 424, "game": 0, "phase": 0, "placement": 0},
+            {"start": 424, "end": 800, "game": 0, "phase": 0, "placement": 1},
+        ],
+    )
+    assert 0.8 < iou(first, later) < 0.9
+    det = detect.detect(mp4, lib)
+    assert det.found and det.sample_found.all()
+    for i, box in zip(det.sample_frame_index, det.sample_bbox, strict=True):
+        assert iou(box, first if i < 424 else later) >= 0.95, (i, box)
+
+
+@pytest.mark.slow
 def test_cells_lost_against_a_flat_image_count_for_nothing(
     tmp_path: Path, shared_presets: Path
 ) -> None:
