@@ -555,6 +555,51 @@ def test_an_overlay_moved_partway_is_read_where_it_went(
 
 
 @pytest.mark.slow
+def test_an_overlay_resized_in_place_is_read_at_both_sizes(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """Corpus M2 c32-0002's spec, with the truth's samples and placed where detection put
+    it: the overlay stands 8% larger for its first 424 frames, overlapping its later box
+    by 0.86. Boxes that close were taken for one (IoU 0.8 made one placement), and the
+    first 424 frames were read at the later box: back and the right trigger, 475 errors.
+    They are now read at both boxes (85)."""
+    segments = [(0, 424, 0, 0, 0), (424, 1281, 0, 0, 1)]
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "resized",
+        transform=[[0.1181640625, 0.0, 1016.0], [0.0, 0.117552335, 23.0]],
+        k=2,
+        seed=32,
+        frames=1281,
+        crf=20,
+        display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 1.0},
+        background={"kind": "solid", "colour": [9, 39, 28]},
+        human={"dpad_prob": 0.574, "idle_rate": 0.021, "mistake_rate": 0.06, "reaction_s": 0.159},
+        games=["nitrogen/DoomDeadlyCorridor-v0"],
+        segments=segments_of(segments),
+        template="xbox-controller/xbox-controller-clear",
+        opacity=0.703,
+        placements=[
+            {"x": 1003, "y": 16, "scale": 0.127245},
+            {"x": 1016, "y": 23, "scale": 0.117769},
+        ],
+    )
+    import h5py
+
+    with h5py.File(ov, "r+") as f:
+        f["overlay"].attrs["opacity"] = 0.55  # detection's fit
+    logged: list[str] = []
+    dst = tmp_path / "resized.actions.h5"
+    ex.extract(ov, dst, log=logged.append)
+    assert any(m.startswith("calibration: 1 frames") for m in logged), logged
+    assert any("moved to [1003, 16, 261, 158]" in m for m in logged), logged
+    pair = ee.load_pair(dst, truth)
+    wrong = (pair.pred.buttons != pair.true.buttons) & pair.scored[:, None]
+    assert int(wrong[:424].sum()) <= 150
+
+
+@pytest.mark.slow
 def test_a_stick_over_a_d_pad_is_not_taken_for_its_arms(
     tmp_path: Path, shared_presets: Path
 ) -> None:

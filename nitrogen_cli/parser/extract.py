@@ -38,7 +38,7 @@ import numpy as np
 from nitrogen_cli import formats
 from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
-from nitrogen_cli.detect import iou
+from nitrogen_cli.detect import RESIZED_APART, iou
 from nitrogen_cli.parser import calib
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
 from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only
@@ -506,7 +506,9 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
     return OverlayInfo(template, transform, Path(video), info, records, ties, samples)
 
 
-MOVED_IOU = 0.8  # sampled boxes that overlap this much are one placement
+# sampled boxes that overlap this much are one placement: detection writes each sample
+# one of a few boxes, at least this far apart (an overlay resized in place: 0.86)
+MOVED_IOU = RESIZED_APART
 MOVED_SAMPLES = 2  # samples in a row that show the overlay elsewhere before it is read there
 MOVED_CALIB = 240  # frames showing the overlay that a box it moved to is calibrated on
 
