@@ -1283,6 +1283,8 @@ def decide(
     # The stable box, polished and scored on the average of the frames that show it.
     q = polish(fr.mean(shown, "mid"), fr.f_mid, locations[stable].moved(frames=shown), cfg)
     place = polish(fr.mean(shown, "full"), fr.f_full, q, cfg, steps=4)
+    if place.feat.nearest:
+        place = fine_tuned(fr.mean(shown, "full"), fr.f_full, place, cfg)
     alike = scored_alike(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
     twins = look_alikes(alike, lambda i: len(templates[i].shows))
     place = twins[0]
@@ -1360,6 +1362,20 @@ def decide(
             f"R² {place.r2:.2f}, {agree} of {n} frames agree)"
         )
     return det
+
+
+FINE_SIZES = np.linspace(0.97, 1.03, 31)  # sizes a pixel-art box is tried at, 0.2% apart
+
+
+def fine_tuned(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig) -> Placement:
+    """A pixel-art box tried at every size within 3% and every position near, kept where
+    it covers the template better: its score is bumpy (half a block off scores worse than
+    one and a half), and the hill-climb stops short (M2 c32-0016: a Game Boy 1% small,
+    IoU 0.985, and its one-pixel stick then read over the d-pad arms: 566 frames of
+    d-pad down missed)."""
+    q = _scored(img, f, refine(_grey(img), f, p.moved(), FINE_SIZES, 3), cfg)
+    q = polish(img, f, q, cfg, steps=2)
+    return q if q.score > p.score else p
 
 
 SETTLE_SIZES = np.linspace(0.9, 1.1, 11)  # sizes a box seen elsewhere is tried at
