@@ -360,6 +360,27 @@ def test_a_per_video_button_boundary_moves_between_clusters_but_never_flips_most
     assert calib.button_threshold(np.concatenate([barely, clear]), max_flip=1.0) < -1.0
 
 
+def test_a_trigger_boundary_does_not_move_above_its_part_filled_pulls() -> None:
+    """A trigger pull ramps in: its first frame a third filled reads between the
+    clusters, its second, two thirds filled, low in the pressed one (N2 c33-0018). The
+    widest gap then lies above 0, and moving the boundary there read every first frame
+    released; a trigger's boundary only moves down."""
+    rng = np.random.default_rng(2)
+    z = rng.normal(-5.0, 0.5, 2000)
+    firsts = np.arange(20, 1980, 25)
+    for start in firsts:
+        z[start] = rng.normal(-0.6, 0.8)
+        z[start + 1] = rng.normal(5.0, 0.5)
+        z[start + 2 : start + 10] = rng.normal(9.0, 0.8, 8)
+    assert calib.button_threshold(z) > 2.0
+    assert calib.button_threshold(z, up=False) == 0.0
+    # moving down still happens (a skin read a little off, as above)
+    low = rng.normal(-5.0, 0.4, 1000)
+    for start in range(50, 1000, 100):
+        low[start : start + 10] = rng.normal(-0.8, 0.2, 10)
+    assert -4.0 < calib.button_threshold(low, up=False) < -1.5
+
+
 def test_a_game_switch_behind_a_button_never_pressed_is_not_taken_for_a_press() -> None:
     """A see-through trigger never pressed, read -2.2 over one game and -0.9 over the
     next (L2 c29-0009, a retrained network): two clusters, but the upper one is one run

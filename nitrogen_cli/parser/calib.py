@@ -574,6 +574,7 @@ def button_threshold(
     max_flip: float = 0.5,
     max_run: float = 150.0,
     min_runs: int = 2,
+    up: bool = True,
 ) -> float:
     """The logit above which a button counts as pressed in this video: 0 (the network's
     own boundary), unless its readings fall in two clear clusters (released, pressed)
@@ -597,6 +598,11 @@ def button_threshold(
     in at least `min_runs` runs: one stretch alone is as likely a short card (L2
     c29-0006: SNES B, never pressed, read -0.8 through a 60-frame card and -5.9 elsewhere,
     and pressed through the card).
+
+    Without `up` the boundary only moves down: a trigger's pulls ramp in and out over a
+    frame or two, drawn part-filled, and those frames read between the clusters; a
+    boundary moved above 0 left them released (N2 c33-0018: +2.42, the first frame of
+    144 pulls, a third filled, read released).
     """
     seq = np.asarray(z, np.float64).reshape(-1)
     z = np.sort(seq)
@@ -623,7 +629,7 @@ def button_threshold(
     if a.mean() > 1.0 or b.mean() < -1.0:  # both clusters on one side: not a press/release pair
         return 0.0
     t = 0.5 * (a[-1] + b[0])
-    if not -max_shift <= t <= max_shift:
+    if not -max_shift <= t <= (max_shift if up else 0.0):
         return 0.0
     if (a[-1] < 0 < b[0]) or a[-1] == b[0]:
         return 0.0  # 0 already splits them cleanly

@@ -1446,7 +1446,7 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
     if cfg.refine:
         timed = np.flatnonzero(good)[np.argsort(index[good], kind="stable")]  # frame order
         for j, slot in enumerate(looks.buttons):
-            btn_t[j] = calib.button_threshold(btn[timed, j])
+            btn_t[j] = calib.button_threshold(btn[timed, j], up=j not in looks.partial)
             if btn_t[j]:
                 thresholds[slot.name] = float(btn_t[j])
         for k, slot in enumerate(looks.sticks):

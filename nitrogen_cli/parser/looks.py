@@ -86,6 +86,7 @@ class Looks:
     pressed: list[np.ndarray] = field(default_factory=list)  # per button, (h, w, 4) at its box
     # a trigger drawn as a partial fill: its pressed look at lower fills, (slot, (S, S, 4))
     fills: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    partial: tuple[int, ...] = ()  # button slots of triggers drawn part-filled
 
     @property
     def names(self) -> list[str]:
@@ -173,6 +174,7 @@ def build_looks(
     # the bottom up, a trigger at 0.9 lacks the top of its pressed look (f710's blue
     # rim), and one at 0.5 lacks half of it. Its crops are also compared with these.
     fills: list[tuple[int, np.ndarray]] = []
+    partial: list[int] = []
     for i, s in enumerate(b_slots):
         if s.name not in TRIGGERS:
             continue
@@ -181,6 +183,8 @@ def build_looks(
         for v in FILL_LEVELS:
             value = (v, 0.0) if s.name == TRIGGERS[0] else (0.0, v)
             img = region(State(triggers=value), s.box)
+            if float(np.abs(img - pressed_looks[i]).max()) > 0.1 and i not in partial:
+                partial.append(i)
             # one that changes a few pixels only (game-pad's 9 x 9 px trigger half
             # filled: 12) lets noise read as a press (corpus c24-0005: in every frame)
             if int((np.abs(img - released).max(axis=2) > 0.1).sum()) < FILL_PIXELS:
@@ -228,6 +232,7 @@ def build_looks(
         radius,
         pressed_looks,
         fills,
+        tuple(partial),
     )
 
 
