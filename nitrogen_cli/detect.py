@@ -1299,11 +1299,12 @@ def decide(
         f"R² {place.r2:.3f} op {place.opacity:.2f}, {agree} of {n} frames, "
         f"{place.inliers} keypoint inliers"
     )
-    boxes = [place.bbox if j == stable else locations[j].bbox for j in range(len(locations))]
-    for j in range(len(locations)):
+    boxes = [loc.bbox for loc in locations]
+    boxes[stable] = place.bbox
+    for j, loc in enumerate(locations):
         if j != stable and counts[j]:
             own = tuple(int(i) for i in np.flatnonzero(which == j))
-            boxes[j] = settle(fr, own, locations[j], cfg).bbox
+            boxes[j] = settle(fr, own, loc, cfg).bbox
             log(f"also at {[round(v) for v in boxes[j]]} in {len(own)} samples")
     for i, j in enumerate(which):
         if j >= 0:
@@ -1364,6 +1365,20 @@ def decide(
     return det
 
 
+def refit(
+    img: np.ndarray,
+    f: float,
+    p: Placement,
+    cfg: DetectConfig,
+    sizes: np.ndarray,
+    margin: int,
+    steps: int = 4,
+) -> Placement:
+    """Placement p tried at `sizes` times its own and every place within `margin` image
+    pixels (`refine`), then hill-climbed on the score (`polish`)."""
+    return polish(img, f, refine(_grey(img), f, p, sizes, margin), cfg, steps=steps)
+
+
 FINE_SIZES = np.linspace(0.97, 1.03, 31)  # sizes a pixel-art box is tried at, 0.2% apart
 
 
@@ -1373,8 +1388,7 @@ def fine_tuned(img: np.ndarray, f: float, p: Placement, cfg: DetectConfig) -> Pl
     one and a half), and the hill-climb stops short (M2 c32-0016: a Game Boy 1% small,
     IoU 0.985, and its one-pixel stick then read over the d-pad arms: 566 frames of
     d-pad down missed)."""
-    q = _scored(img, f, refine(_grey(img), f, p.moved(), FINE_SIZES, 3), cfg)
-    q = polish(img, f, q, cfg, steps=2)
+    q = refit(img, f, p.moved(), cfg, FINE_SIZES, 3, steps=2)
     return q if q.score > p.score else p
 
 
@@ -1387,8 +1401,7 @@ def settle(fr: Frames, shown: tuple[int, ...], p: Placement, cfg: DetectConfig) 
     the streamer who moved it often resized it (M2 c32-0005: moved and grown 5%, found at
     the old size, IoU 0.90; its 1200 frames were then read with 1107 button errors)."""
     img = fr.mean(shown, "full")
-    q = refine(_grey(img), fr.f_full, p.moved(frames=shown), SETTLE_SIZES, 6)
-    return polish(img, fr.f_full, q, cfg, steps=4)
+    return refit(img, fr.f_full, p.moved(frames=shown), cfg, SETTLE_SIZES, 6)
 
 
 def frame_spans(index: np.ndarray, frame_count: int) -> np.ndarray:
@@ -1553,8 +1566,7 @@ def _resized_in_place(
     img = fr.mean(poor, "full")
     there = _scored(img, fr.f_full, home.moved(), cfg)
     margin = math.ceil(0.1 * det.bbox[2] * fr.f_full)
-    q = refine(_grey(img), fr.f_full, home.moved(frames=poor), RESIZED_SIZES, margin)
-    q = polish(img, fr.f_full, q, cfg, steps=4)
+    q = refit(img, fr.f_full, home.moved(frames=poor), cfg, RESIZED_SIZES, margin)
     if iou(q.bbox, det.bbox) >= RESIZED_APART or q.score < there.score + RESIZED_GAIN:
         return det
     log(
