@@ -211,6 +211,11 @@ def plan_corpus(
     ids = resolve_games(games)
     dirs = tuple(str(d) for d in templates)
     pool = _templates(dirs, builtin)
+    if not pool:  # else every video would quietly come out without an overlay
+        raise CorpusError(
+            f"no skin to draw: no preset under {', '.join(dirs) or '(no --templates)'} "
+            "shows a gamepad element"
+        )
     families: dict[str, list[Any]] = {}
     for t in pool:
         families.setdefault(_family(t), []).append(t)

@@ -88,11 +88,13 @@ def test_plan_is_a_function_of_the_seed(plans: list[list[corpus.VideoSpec]]) -> 
     assert corpus.VideoSpec.from_json(spec.to_json()) == spec
 
 
-def test_bad_requests_are_one_line_errors() -> None:
+def test_bad_requests_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(corpus.CorpusError, match="unknown game"):
         corpus.plan_corpus("Breakout,NoSuchGame", 1, seed=0)
     with pytest.raises(corpus.CorpusError, match="minutes"):
         corpus.plan_corpus("Breakout", 0, seed=0)
+    with pytest.raises(corpus.CorpusError, match="no skin"):  # not a corpus of no overlays
+        corpus.plan_corpus("Breakout", 1, seed=0, templates=[tmp_path], builtin=False)
 
 
 # -- the canvas before encoding ----------------------------------------------------------

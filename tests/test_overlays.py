@@ -230,8 +230,28 @@ def test_layout_quirks_are_tolerated() -> None:
     assert t.size == (4, 5)
     with pytest.raises(TemplateError):
         Template("x", "{not json", atlas=atlas)
-    with pytest.raises(TemplateError, match="outside"):
-        make([{"type": 2, "pos": [0, 0], "mapping": [0, 5, 3, 3], "code": 0}], atlas, (4, 4))
+    with pytest.raises(TemplateError, match="outside"):  # a look drawn at rest, off the atlas
+        make([{"type": 2, "pos": [0, 0], "mapping": [0, 10, 3, 3], "code": 0}], atlas, (4, 4))
+
+
+def test_cells_past_the_texture_draw_its_edge_as_the_plugin_samples_it() -> None:
+    """OBS samples a sprite clamped to the texture's edge, so a preset whose pressed or
+    d-pad cells run past its texture (gamecube's d-pad diagonals), or whose body runs a
+    pixel over (switch-pro-controller's), still draws; only a look drawn at rest far off
+    the texture says the layout was made for another one."""
+    atlas = np.zeros((10, 10, 4), np.uint8)
+    cell(atlas, (0, 5, 3, 3), RED)
+    atlas[9] = BLUE  # the bottom row: what a cell below the texture repeats
+    atlas[:, 9] = GREEN  # the right column
+    button = {"type": 2, "pos": [0, 0], "mapping": [0, 5, 3, 3], "code": 0}  # pressed: y 11
+    t = make([button], atlas, (3, 3))
+    assert solid(render(t, State()), RED).all()
+    assert solid(render(t, State(pressed=frozenset({"south"}))), BLUE).all()
+    body = {"type": 0, "pos": [0, 0], "mapping": [8, 0, 3, 3]}  # one column past the edge
+    img = render(make([body], atlas, (3, 3)), State())
+    assert solid(img[:2, 1:], GREEN).all() and solid(img[:2, :1], (0, 0, 0, 0)).all()
+    with pytest.raises(TemplateError, match="outside"):  # three columns past: not this atlas
+        make([{**body, "mapping": [8, 0, 5, 3]}], atlas, (5, 3))
 
 
 # -- the fast renderer ------------------------------------------------------------------------

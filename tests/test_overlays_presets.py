@@ -167,3 +167,14 @@ def test_pairs_that_read_outside_their_texture_are_skipped(
     skipped: list[tuple[str, str]] = []
     assert load_folder(folder, lambda p, w: skipped.append((p, w))) == []
     assert len(skipped) == 1 and "outside" in skipped[0][1]
+
+
+def test_linked_preset_folders_are_followed_once(shared_presets: Path, tmp_path: Path) -> None:
+    """A folder of links to the presets one uses is a folder of presets; a link back up
+    the tree is not followed round."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "pad").symlink_to(shared_presets / "nes", target_is_directory=True)
+    (mine / "again").symlink_to(shared_presets / "nes", target_is_directory=True)
+    (mine / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert [t.id for t in load_templates([mine], builtin=False)] == ["nes/NES"]

@@ -20,6 +20,7 @@ TEXTURE, KEY, PAD_BUTTON, MOUSE_BUTTON, WHEEL, STICK, TRIGGER, GAMEPAD_ID, DPAD,
     10
 )
 INNER_BORDER = 3  # pixels between atlas cells of one element
+ATLAS_SLACK = 2  # pixels a rest look may run past its texture (`Layout.check_atlas`)
 
 # SDL gamepad button codes that a state in the action contract can light.
 SDL_BUTTONS: dict[int, str] = {
@@ -129,6 +130,10 @@ class Element:
             return [self.mapping] + [self.cell(k) for k in range(1, 9)]
         return [self.mapping]
 
+    def rest_rect(self) -> Rect:
+        """The atlas rectangle drawn for this element at rest."""
+        return self.cell(GUIDE_PLAYER1_CELL) if self.type == GAMEPAD_ID else self.mapping
+
     def responds_to(self) -> tuple[str, ...]:
         """The contract elements whose state can change how this element is drawn."""
         if self.type == PAD_BUTTON:
@@ -194,14 +199,22 @@ class Layout:
     elements: tuple[Element, ...]
 
     def check_atlas(self, atlas_w: int, atlas_h: int) -> str | None:
-        """Why this layout cannot be drawn from an atlas of that size, or None if it can."""
+        """Why this layout is not meant for an atlas of that size, or None if it is.
+
+        Only the looks drawn at rest must lie inside, give or take ATLAS_SLACK pixels: the
+        plugin samples the texture clamped to its edge, so a cell that runs past it still
+        draws (switch-pro-controller's body runs 1 px past its texture; gamecube's d-pad
+        diagonals lie wholly beyond it), and the renderer does the same (`render.cut`).
+        A rest look far outside says the layout was made for another texture of its
+        folder (inphic's mouse layouts)."""
+        s = ATLAS_SLACK
         for el in self.elements:
-            for x, y, w, h in el.atlas_rects():
-                if x < 0 or y < 0 or x + w > atlas_w or y + h > atlas_h:
-                    return (
-                        f"element {el.name or el.index!r} reads atlas cell {[x, y, w, h]} "
-                        f"outside the {atlas_w}x{atlas_h} texture"
-                    )
+            x, y, w, h = el.rest_rect()
+            if x < -s or y < -s or x + w > atlas_w + s or y + h > atlas_h + s:
+                return (
+                    f"element {el.name or el.index!r} reads atlas cell {[x, y, w, h]} "
+                    f"outside the {atlas_w}x{atlas_h} texture"
+                )
         return None
 
 

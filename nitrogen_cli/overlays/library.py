@@ -37,11 +37,19 @@ def _clean(name: str) -> str:
 
 
 def preset_folders(root: str | Path) -> Iterator[Path]:
-    """Folders under `root` (itself included) holding a JSON and a PNG, sorted."""
+    """Folders under `root` (itself included) holding a JSON and a PNG, sorted. Linked
+    folders are followed (a folder of links to the presets one uses), each real folder
+    once."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder")
-    for folder, dirs, files in os.walk(root):
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree, or a second link to one folder
+            dirs.clear()
+            continue
+        seen.add(real)
         dirs.sort()
         lower = [f.lower() for f in files]
         if any(f.endswith(".json") for f in lower) and any(f.endswith(".png") for f in lower):

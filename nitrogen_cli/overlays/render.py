@@ -64,6 +64,18 @@ def premultiply(rgba: np.ndarray) -> np.ndarray:
     return cv2.multiply(out, cv2.merge([a, a, a, np.ones_like(a)])).reshape(out.shape)
 
 
+def atlas_cell(atlas: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """The atlas pixels of one cell (x, y, w, h); where it runs past the texture, the
+    nearest edge pixel, as OBS's default sampler (clamped addressing) reads them."""
+    x, y, w, h = rect
+    H, W = atlas.shape[:2]
+    if x >= 0 and y >= 0 and x + w <= W and y + h <= H:
+        return atlas[y : y + h, x : x + w]
+    ys = np.clip(np.arange(y, y + h), 0, H - 1)
+    xs = np.clip(np.arange(x, x + w), 0, W - 1)
+    return atlas[np.ix_(ys, xs)]
+
+
 def unpremultiply(prem: np.ndarray) -> np.ndarray:
     """float32 premultiplied -> uint8 straight RGBA (colour 0 where fully transparent)."""
     prem = np.ascontiguousarray(prem, dtype=np.float32)
@@ -440,8 +452,7 @@ class Renderer:
         resample = "area" if self.filter == "area" else "linear"
 
         def cut(rect: tuple[int, int, int, int]) -> np.ndarray:
-            x, y, w, h = rect
-            return premultiply(atlas[y : y + h, x : x + w])
+            return premultiply(atlas_cell(atlas, rect))
 
         def look(el: Element, prem: np.ndarray) -> Patch:
             return place(prem, el.pos, self.sx, self.sy, resample)
