@@ -114,10 +114,21 @@ def load_pair(actions_path: str | Path, truth_path: str | Path) -> Pair:
     if tov.get("template") and ov.get("template") != tov.get("template"):
         note = f"read as {ov.get('template')}, truth {tov.get('template')}"
     skin = str(tov.get("template") or ov.get("template") or "?")
-    held = parser.get("held_out") if isinstance(parser, dict) else None
-    held_out = None if held is None else skin_group(skin) in set(held)
+    held_out = new_to_parser(parser, skin)
     shown = np.asarray(shown, bool)
     return Pair(base_name(truth_path), skin, p, true, scored, shown, n, held_out, note)
+
+
+def new_to_parser(parser: Any, skin: str) -> bool | None:
+    """Whether the parser never trained on this skin's group: held out of its training,
+    or not among its templates at all (an input-overlay preset it was never given); None
+    where the actions file does not say."""
+    if not isinstance(parser, dict):
+        return None
+    if isinstance(parser.get("trained"), list):
+        return skin_group(skin) not in set(parser["trained"])
+    held = parser.get("held_out")
+    return None if held is None else skin_group(skin) in set(held)
 
 
 def skin_group(template_id: str) -> str:

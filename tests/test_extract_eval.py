@@ -48,3 +48,17 @@ def test_seen_and_held_out_skins_are_reported_apart() -> None:
     assert rows[1][cols.index("held_out")] is True
     assert ee.skin_group("builtin/xbox-white") == "builtin/xbox"
     assert ee.skin_group("ds3/ds3_black") == "ds3"
+
+
+def test_a_skin_the_parser_never_trained_on_is_held_out_whether_or_not_it_was_named() -> None:
+    """A preset folder the parser was never given (upstream's gamecube, judged here as a
+    held-out preset) is as new to it as one its training held out; it was reported with
+    the seen skins, since the actions file named only the groups held out."""
+    meta = {"held_out": ["ds3"], "trained": ["builtin/xbox", "nes"]}
+    new = {
+        s: ee.new_to_parser(meta, s) for s in ("builtin/xbox-white", "ds3/ds3", "gamecube/gamecube")
+    }
+    assert new == {"builtin/xbox-white": False, "ds3/ds3": True, "gamecube/gamecube": True}
+    # an older actions file names only what was held out
+    assert ee.new_to_parser({"held_out": ["ds3"]}, "gamecube/gamecube") is False
+    assert ee.new_to_parser(None, "ds3/ds3") is None

@@ -32,6 +32,10 @@ def test_the_shipped_checkpoint_loads_and_matches_its_config() -> None:
 
     assert set(load_file(str(path))) == set(net.state_dict())
     assert info["train"]["holdout"], "the checkpoint names the skins it never saw"
+    # and the groups it trained on: none held out, and none of another source
+    assert info["trained_groups"] and not set(info["trained_groups"]) & set(
+        info["train"]["holdout"]
+    )
     # it reads: a crop that is the pressed look scores above one that is the released look
     t = overlays.get_template("builtin/xbox-white")
     L = build_looks(t, 0.5)
@@ -230,6 +234,7 @@ def test_a_few_training_steps_write_a_checkpoint_that_loads(tmp_path: Path) -> N
     net = model.load(tmp_path / "p")
     assert isinstance(net, model.ParserNet) and meta["clips_seen"] >= 2
     assert meta["held_out"]["button_acc"] >= 0
+    assert meta["trained_groups"] and "builtin/pixel" not in meta["trained_groups"]
 
 
 @pytest.mark.slow

@@ -1368,6 +1368,7 @@ def _finish(
                 config=info.get("config", {}),
                 parameters=info.get("parameters"),
                 held_out=info.get("train", {}).get("holdout", []),
+                **({"trained": info["trained_groups"]} if "trained_groups" in info else {}),
             ),
             calibration={
                 "gain": [float(v) for v in (cal.gain if cal else np.ones(3))],

@@ -95,6 +95,12 @@ def split(
     return train, held
 
 
+def trained_groups(cfg: TrainConfig) -> list[str]:
+    """The skin groups the network trains on: a skin of any other group, held out or
+    never among its templates (a preset folder it was not given), is new to it."""
+    return sorted(split(template_groups(cfg.templates, cfg.builtin, cfg.only), cfg.holdout)[0])
+
+
 def pick(rng: np.random.Generator, groups: dict[str, list[Any]]) -> Any:
     names = sorted(groups)
     members = groups[names[int(rng.integers(len(names)))]]
@@ -432,6 +438,7 @@ def train(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str, Any]
     wall = time.time() - t0
     meta = {
         "train": _listed(cfg),
+        "trained_groups": trained_groups(cfg),
         "steps": step,
         "clips_seen": seen,
         "wall_seconds": round(wall, 1),
@@ -481,6 +488,7 @@ def train_vote(cfg: TrainConfig, out: str | Path, log: Any = print) -> dict[str,
     wall = time.time() - t0
     meta = {
         "train": _listed(cfg),
+        "trained_groups": trained_groups(cfg),
         "steps": cfg.steps,
         "clips_seen": sum(int(m.get("clips_seen", 0)) for m in metas),
         "wall_seconds": round(wall, 1),
