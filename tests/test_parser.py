@@ -427,6 +427,34 @@ def test_a_button_held_through_calibration_does_not_pass_for_background() -> Non
     assert err["checked"] < 0.05 < err["median"], err
 
 
+@pytest.mark.parametrize(
+    ("tid", "name"), [("builtin/xbox-white", "dpad_up"), ("builtin/switch-black", "south")]
+)
+def test_a_button_held_through_every_calibration_frame_is_told_from_the_game(
+    tid: str, name: str
+) -> None:
+    """Held-out P2 c34-0003: up-right held through all 60 first frames. Seen through the
+    released look, the frames' median explains each frame as well as any background:
+    it took the press for the game, and the arms read released for 140 frames. Over the
+    fill from around the box, the pressed look explains the frames, the released one
+    does not."""
+    t = overlays.get_template(tid)
+    r = overlays.Renderer(t, 0.5)
+    size = (r.width + 20, r.height + 20)
+    games = synth.Backgrounds().sample(np.random.default_rng(0), 24, size)  # a moving game
+    frames = games.copy()
+    for f in frames:
+        r.draw(f, press_state(name), 10, 10, 0.6)
+    cmap = CanvasMap.make([[r.sx, 0, 10], [0, r.sy, 10]], t.size, frames.shape[2:0:-1])
+    L = build_looks(t, cmap.scale)
+    canv = np.stack([cmap.from_rgb_frame(f) for f in frames])
+    truth = calib.median0(np.stack([cmap.from_rgb_frame(g) for g in games]))
+    x, y, w, h = L.button_boxes[[s.name for s in L.buttons].index(name)]
+    pressed = list(zip(L.button_boxes, L.pressed, strict=True))
+    _, bg = calib.fit_gain(canv, L.rest, L.static, opaque=~L.static, pressed=pressed)
+    assert float(np.abs(bg - truth)[y : y + h, x : x + w].mean()) < 0.02
+
+
 def test_a_button_mashed_through_calibration_splits_its_frames_and_a_new_scene_does_not() -> None:
     # A pressed in 2 of every 3 frames over a steady game: its frames fall in two groups
     # along its press, the released ones the fewer. A dark scene turning light, nothing

@@ -27,6 +27,12 @@ MAX_STRETCH = 0.04  # and how much it may scale or shear it
 # a button's background seen at rest is kept unless it leaves its crops this badly explained
 # (mean absolute error): then the button was likely held through the calibration frames
 UNEXPLAINED = 0.004
+# a button held through every calibration frame (`_held_through`): the share of frames
+# a pressed look over the fill around its box must explain best, and how many times
+# better than the released look
+HELD_SHARE = 0.9
+HELD_GAIN = 1.5
+HELD_CLOSE = 1.5
 # how much worse than the median of every frame the released frames' median may explain
 # a held button's frames and still be taken as its background (see `press_splits`)
 SPLIT_WORSE = 1.5
@@ -176,6 +182,12 @@ def see_through(
         w = np.clip((through - least) / (full - least), 0, 1)
         return np.clip(w * est + (1 - w) * other, 0, 1).astype(np.float32)
 
+    def as_shown(o: np.ndarray, alls: list, pick: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """The background of frames each seen through the look it shows (`pick`)."""
+        seen_k = [behind(o[k], alls[i]) for k, i in enumerate(pick)]
+        est = median0(np.stack([e for e, _ in seen_k]))
+        return blend(est, np.min(np.stack([t for _, t in seen_k]), axis=0), other)
+
     med = median0(canvases)
     out = blend(*behind(med, rest), bmap)
     if opaque is None or not opaque.any() or (~opaque).sum() < 16:
@@ -216,6 +228,14 @@ def see_through(
         # two of them at once (a d-pad's diagonal): both changes over the released look
         looks += [np.clip(a + b - r0, 0, 1) for i, a in enumerate(looks) for b in looks[i + 1 :]]
         seen = _explained(o, r0, looks, g, out[sl])
+        held = (
+            _held_through(o, r0, looks, g, prior[sl], seen)
+            if len(shared[(x, y, bw, bh)]) == 1
+            else None
+        )
+        if held is not None:
+            out[sl] = as_shown(o, [r0, *looks], held, bmap[sl])
+            continue
         if seen <= UNEXPLAINED:
             continue
         cands = [prior[sl]]
@@ -228,11 +248,7 @@ def see_through(
         # or, pressed throughout: each frame seen through the look the fill says it shows
         pick = _best_look(o, r0, looks, g, prior[sl])
         if (pick > 0).mean() >= 0.8:
-            alls = [r0, *looks]
-            seen_k = [behind(o[k], alls[i]) for k, i in enumerate(pick)]
-            est = median0(np.stack([e for e, _ in seen_k]))
-            through = np.min(np.stack([t for _, t in seen_k]), axis=0)
-            cands.append(blend(est, through, bmap[sl]))
+            cands.append(as_shown(o, [r0, *looks], pick, bmap[sl]))
         errs = [_explained(o, r0, looks, g, c) for c in cands]
         best = int(np.argmin(errs))
         if errs[best] < 0.8 * seen:
@@ -245,6 +261,37 @@ def see_through(
             if _explained(o, r0, looks, g, cand) <= SPLIT_WORSE * seen:
                 out[sl] = cand
     return out.astype(np.float32)
+
+
+def _held_through(
+    o: np.ndarray,
+    rest: np.ndarray,
+    looks: Sequence[np.ndarray],
+    gain: np.ndarray,
+    prior: np.ndarray,
+    seen: float,
+) -> np.ndarray | None:
+    """Per frame, the look (1 + index in `looks`) of a button held through (nearly) every
+    frame; None where it was not held.
+
+    The frames' median seen through the released look explains them as well as any
+    background can (`seen`): it takes a held press for the game (P2 c34-0003: up-right
+    held through all 60 calibration frames, and read released for the next 140). The
+    fill from around the box tells them apart: over it, a pressed look explains
+    HELD_SHARE of the frames best, nearly as well as the median (HELD_CLOSE times its
+    error at most), and HELD_GAIN times better than the released look, which a game's
+    own feature under the box would not do. Not for a box several buttons share (a
+    d-pad drawn as one element: H2 c24-0033, some direction pressed in every first
+    frame, read 96 -> 517 errors when it was), where `press_splits` and the candidates
+    below judge."""
+    err = _look_errors(o, rest, looks, gain, prior)
+    pick = err.argmin(axis=0)
+    best = float(err.min(axis=0).mean())
+    if (pick > 0).mean() < HELD_SHARE or best > HELD_CLOSE * max(seen, UNEXPLAINED):
+        return None
+    if float(err[0].mean()) < HELD_GAIN * best:
+        return None
+    return pick
 
 
 def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]) -> bool:
