@@ -118,18 +118,6 @@ class Element:
         """A trigger drawn as a partial fill (not `trigger_mode`)."""
         return self.type == TRIGGER and not self.trigger_mode
 
-    def atlas_rects(self) -> list[Rect]:
-        """Every atlas rectangle a gamepad state can make the plugin draw for this element."""
-        if self.type == PAD_BUTTON:
-            return [self.mapping, self.pressed] if self.button else [self.mapping]
-        if self.type in (STICK, TRIGGER):
-            return [self.mapping, self.pressed]
-        if self.type == GAMEPAD_ID:
-            return [self.cell(GUIDE_PLAYER1_CELL), self.cell(GUIDE_PRESSED_CELL)]
-        if self.type == DPAD:
-            return [self.mapping] + [self.cell(k) for k in range(1, 9)]
-        return [self.mapping]
-
     def rest_rect(self) -> Rect:
         """The atlas rectangle drawn for this element at rest."""
         return self.cell(GUIDE_PLAYER1_CELL) if self.type == GAMEPAD_ID else self.mapping
@@ -204,7 +192,8 @@ class Layout:
         Only the looks drawn at rest must lie inside, give or take ATLAS_SLACK pixels: the
         plugin samples the texture clamped to its edge, so a cell that runs past it still
         draws (switch-pro-controller's body runs 1 px past its texture; gamecube's d-pad
-        diagonals lie wholly beyond it), and the renderer does the same (`render.cut`).
+        diagonals lie wholly beyond it), and the renderer does the same
+        (`render.atlas_cell`).
         A rest look far outside says the layout was made for another texture of its
         folder (inphic's mouse layouts)."""
         s = ATLAS_SLACK

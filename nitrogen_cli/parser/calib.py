@@ -228,11 +228,9 @@ def see_through(
         # two of them at once (a d-pad's diagonal): both changes over the released look
         looks += [np.clip(a + b - r0, 0, 1) for i, a in enumerate(looks) for b in looks[i + 1 :]]
         seen = _explained(o, r0, looks, g, out[sl])
-        held = (
-            _held_through(o, r0, looks, g, prior[sl], seen)
-            if len(shared[(x, y, bw, bh)]) == 1
-            else None
-        )
+        # each frame's error by each look over the fill from around the box
+        at_prior = _look_errors(o, r0, looks, g, prior[sl])
+        held = _held_through(at_prior, seen) if len(shared[(x, y, bw, bh)]) == 1 else None
         if held is not None:
             out[sl] = as_shown(o, [r0, *looks], held, bmap[sl])
             continue
@@ -241,12 +239,12 @@ def see_through(
         cands = [prior[sl]]
         # the median of only the frames that show the box released, when there are some:
         # a press held through most frames leaves the rest to tell the background
-        for bg in (prior[sl], out[sl]):
-            idle = _best_look(o, r0, looks, g, bg) == 0
+        pick = at_prior.argmin(axis=0)
+        for best_look in (pick, _best_look(o, r0, looks, g, out[sl])):
+            idle = best_look == 0
             if idle.sum() >= 3 and idle.mean() < 0.8:
                 cands.append(blend(*behind(median0(o[idle]), r0), bmap[sl]))
         # or, pressed throughout: each frame seen through the look the fill says it shows
-        pick = _best_look(o, r0, looks, g, prior[sl])
         if (pick > 0).mean() >= 0.8:
             cands.append(as_shown(o, [r0, *looks], pick, bmap[sl]))
         errs = [_explained(o, r0, looks, g, c) for c in cands]
@@ -263,16 +261,10 @@ def see_through(
     return out.astype(np.float32)
 
 
-def _held_through(
-    o: np.ndarray,
-    rest: np.ndarray,
-    looks: Sequence[np.ndarray],
-    gain: np.ndarray,
-    prior: np.ndarray,
-    seen: float,
-) -> np.ndarray | None:
-    """Per frame, the look (1 + index in `looks`) of a button held through (nearly) every
-    frame; None where it was not held.
+def _held_through(err: np.ndarray, seen: float) -> np.ndarray | None:
+    """Per frame, the look (1 + index among the pressed ones) of a button held through
+    (nearly) every frame; None where it was not held. `err` is `_look_errors` over the
+    fill from around its box.
 
     The frames' median seen through the released look explains them as well as any
     background can (`seen`): it takes a held press for the game (P2 c34-0003: up-right
@@ -284,7 +276,6 @@ def _held_through(
     d-pad drawn as one element: H2 c24-0033, some direction pressed in every first
     frame, read 96 -> 517 errors when it was), where `press_splits` and the candidates
     below judge."""
-    err = _look_errors(o, rest, looks, gain, prior)
     pick = err.argmin(axis=0)
     best = float(err.min(axis=0).mean())
     if (pick > 0).mean() < HELD_SHARE or best > HELD_CLOSE * max(seen, UNEXPLAINED):
