@@ -847,3 +847,39 @@ def test_a_button_held_through_most_of_the_calibration_is_still_read(
     assert true.mean() >= 0.3, "the player holds A a third of the time"
     f1 = 2 * (true & pred).sum() / max(int(true.sum() + pred.sum()), 1)
     assert f1 >= 0.95, (int(true.sum()), int((true & pred).sum()), int((~true & pred).sum()))
+
+
+@pytest.mark.slow
+def test_a_flash_behind_a_translucent_skin_is_not_read_as_presses(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """ds3 (a translucent body) over Doom at CRF 32: the game's flashes behind the buttons
+    fitted their pressed looks better than the calibration's background under the
+    released ones (corpus c27-0000: 117 false presses of eight buttons in runs of 2 to
+    7 frames, none pressed). A crop most of whose press pixels lie outside the range any
+    background leaves a pressed look shows no press (bound.py)."""
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "flash",
+        k=0,
+        seed=27,
+        frames=330,
+        crf=32,
+        display={"align": "center", "aspect": "4:3", "filter": "linear", "zoom": 0.92},
+        background={"kind": "blur", "colour": [37, 10, 0]},
+        human={"dpad_prob": 0.121, "idle_rate": 0.045, "mistake_rate": 0.089, "reaction_s": 0.187},
+        games=["nitrogen/DoomDefendTheLine-v0"],
+        template="ds3/ds3",
+        opacity=1.0,
+        placements=[{"x": 859, "y": 176, "scale": 0.259349}],
+    )
+    false = {}
+    for bound in (False, True):
+        dst = tmp_path / f"flash-{bound}.actions.h5"
+        ex.extract(ov, dst, ex.ExtractConfig(bound=bound))
+        pair = ee.load_pair(dst, truth)
+        m, sb = pair.scored, pair.shown[: len(BUTTON_INDEX)]
+        false[bound] = int((pair.pred.buttons[m][:, sb] & ~pair.true.buttons[m][:, sb]).sum())
+    assert false[False] >= 10, false
+    assert false[True] <= 2, false

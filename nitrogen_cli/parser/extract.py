@@ -40,6 +40,7 @@ from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.detect import RESIZED_APART, iou
 from nitrogen_cli.parser import calib
+from nitrogen_cli.parser.bound import BOUND_SHARE, PressBound
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
 from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
@@ -66,6 +67,7 @@ class ExtractConfig:
     calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
     refine: bool = True  # per-video button boundaries (calib.button_threshold)
+    bound: bool = True  # no press where a crop lies outside every pressed look's range (bound.py)
     # Calibrate again where the overlay's presence falls below this share of its level
     # after the last calibration (the game behind a see-through overlay changed); 0: never
     recal_drop: float = 0.85
@@ -86,6 +88,7 @@ class Readings:
     peak: list[np.ndarray] = field(default_factory=list)  # (B, ns) best correlation
     presence: list[np.ndarray] = field(default_factory=list)  # (B,) raw correlation
     tied: list[np.ndarray] = field(default_factory=list)  # (B, T) logits: tied_looks' slots
+    bound: list[np.ndarray] = field(default_factory=list)  # (B, nb) share out of a press's range
 
     def cat(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         parts = getattr(self, name)
@@ -143,6 +146,8 @@ class FrameParser:
             # a part-filled trigger: read pressed by whichever fill fits it best
             self.fill_prep = [(j, net.button.fold(fp)) for j, fp in fill_preps]
         self.tied = np.array([j for j, _, _ in tied], np.int64)
+        # what a press can look like whatever the game behind it
+        self.bound = PressBound(L, cal.gain, [(j, t[1]) for j, t, _ in tied] + list(L.fills))
         # how well the looks explain the crops (a changed background fits neither)
         self.fit = ButtonFit(
             self.btn_prep,
@@ -179,6 +184,7 @@ class FrameParser:
         # last parsed crop and reading of each slot (for reuse)
         self.ref_b: np.ndarray | None = None
         self.last_b = np.zeros(self.nb, np.float32)
+        self.last_bd = np.zeros(self.nb, np.float32)
         self.ref_s: np.ndarray | None = None
         self.last_s = np.zeros((self.ns, 2), np.float32)
         self.last_t = np.zeros(self.ns, np.float32)
@@ -237,10 +243,12 @@ class FrameParser:
         out_t = np.zeros((B, self.ns), np.float32)
         out_p = np.zeros((B, self.ns), np.float32)
         out_tied = np.zeros((B, len(self.tied)), np.float32)
+        out_bd = np.zeros((B, self.nb), np.float32)
         with torch.inference_mode():
             if self.nb:
                 changed, self.ref_b = self._changed(btn, self.ref_b)
                 vals = np.zeros((B, self.nb), np.float32)
+                bvals = np.zeros((B, self.nb), np.float32)
                 tvals = np.zeros((B, len(self.tied)), np.float32)
                 for j in range(self.nb):  # slot by slot: its looks broadcast, not copied
                     rows = np.flatnonzero(changed[:, j])
@@ -252,6 +260,7 @@ class FrameParser:
                             for k, v in self.btn_prep.items()
                         }
                         vals[rows, j] = self.net.button.compare(obs, prep).numpy()
+                        bvals[rows, j] = self.bound(j, btn[rows, j])
                         for jj, fp in self.fill_prep:
                             if jj == j:
                                 alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
@@ -273,6 +282,8 @@ class FrameParser:
                     c = changed[i]
                     self.last_b[c] = vals[i][c]
                     out_b[i] = self.last_b
+                    self.last_bd[c] = bvals[i][c]
+                    out_bd[i] = self.last_bd
                     ct = c[self.tied]
                     self.last_tied[ct] = tvals[i][ct]
                     out_tied[i] = self.last_tied
@@ -329,6 +340,7 @@ class FrameParser:
             "peak": out_p,
             "presence": presence,
             "tied": out_tied,
+            "bound": out_bd,
         }
 
 
@@ -1157,7 +1169,7 @@ def _read(
         if len(real) < len(items):  # spread the parsed readings over the repeats
             pos = np.cumsum([r is not None for _, r in items]) - 1
             full = {}
-            for k in ("button", "stick", "thumb", "peak", "presence", "tied"):
+            for k in ("button", "stick", "thumb", "peak", "presence", "tied", "bound"):
                 src = out[k] if real else np.zeros((0, *last[k].shape[1:]), np.float32)
                 prev = last[k] if last else np.zeros((1, *src.shape[1:]), np.float32)
                 both = np.concatenate([prev, src])
@@ -1187,6 +1199,7 @@ def _read(
         reads.peak.append(np.zeros((n, len(looks.sticks)), np.float32))
         reads.presence.append(np.array([z for _, z in items], np.float32))
         reads.tied.append(np.full((n, len(tied)), -20.0, np.float32))
+        reads.bound.append(np.zeros((n, len(looks.buttons)), np.float32))
         if progress:
             progress(n)
 
@@ -1414,6 +1427,7 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
     stk = reads.cat("stick", (ns, 2))
     thm = reads.cat("thumb", (ns,))
     pres_raw = reads.cat("presence", ())
+    bnd = reads.cat("bound", (nb,))
     # one row per frame; where a frame decoded twice, the first reading wins
     row_of = np.full(n_rows, -1, np.int64)
     order = np.argsort(index, kind="stable")[::-1]
@@ -1485,7 +1499,10 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
     confidence = np.zeros(n_rows, np.float32)
     r = row_of[valid]
     for j, slot in enumerate(looks.buttons):
-        buttons[valid, BUTTON_INDEX[slot.name]] = btn[r, j] > btn_t[j]
+        pressed = btn[r, j] > btn_t[j]
+        if cfg.bound:
+            pressed &= bnd[r, j] <= BOUND_SHARE
+        buttons[valid, BUTTON_INDEX[slot.name]] = pressed
     for k, slot in enumerate(looks.sticks):
         if slot.thumb is not None:
             buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > thm_t[k]
