@@ -40,14 +40,16 @@ def make_case(
     seed: int = 0,
     name: str = "case",
     ext: str = "mp4",
+    frames: np.ndarray | None = None,
 ) -> tuple[Path, Path, Actions]:
-    """Draw `states` into `<name>.<ext>`; write `<name>.overlay.h5`; return both and truth."""
+    """Draw `states` into `<name>.<ext>` over `frames` (a moving `background` unless
+    given); write `<name>.overlay.h5`; return both and truth."""
     rng = np.random.default_rng(seed)
     scale = width / template.size[0]
     r = overlays.Renderer(template, scale)
     w, h = size
     x, y = 16, h - r.height - 12
-    frames = background(rng, len(states), w, h)
+    frames = background(rng, len(states), w, h) if frames is None else frames.copy()
     mp4 = tmp / f"{name}.{ext}"
     with VideoWriter(mp4, w, h, 30, crf=crf) as vw:
         for f, s in zip(frames, states, strict=True):
@@ -174,6 +176,33 @@ def test_a_click_shown_by_a_label_apart_from_its_stick_is_read_at_the_label(
         assert true.sum() == 32
         f1 = 2 * (true & pred).sum() / (true.sum() + pred.sum())
         assert f1 >= 0.9, (name, f1)
+
+
+def test_a_game_moved_on_behind_see_through_buttons_is_not_read_as_presses(
+    tmp_path: Path,
+) -> None:
+    """An outline skin calibrated over a dark, moving game, then a grey wall behind it:
+    the calibration's background under the see-through buttons is the dark game, and
+    the grey crops fit the pressed looks better (P2 c34-0006, an outline d-pad: 2778
+    errors). Drawn over the game around each button in the same frame, the released
+    look explains them (bound.Surround)."""
+    t = overlays.get_template("builtin/minimal-bare")
+    rng = np.random.default_rng(0)
+    w, h = 480, 320
+    dark = (background(rng, 70, w, h) * 0.25).astype(np.uint8)
+    wall = 150 + rng.integers(0, 6, (80, h, w, 3), dtype=np.uint8)
+    states = [State()] * 150
+    _, ov, _ = make_case(
+        tmp_path, t, states, width=240, opacity=0.8, frames=np.concatenate([dark, wall])
+    )
+    pressed = {}
+    for bound in (False, True):
+        dst = tmp_path / f"wall-{bound}.actions.h5"
+        ex.extract(ov, dst, ex.ExtractConfig(bound=bound))
+        with formats.open_file(dst, "actions") as f:
+            pressed[bound] = int(formats.read_actions(f)[0].buttons.sum())
+    assert pressed[False] >= 50, pressed  # measured 240 (3 buttons through the wall)
+    assert pressed[True] == 0, pressed
 
 
 def test_a_template_without_sticks_masks_them(tmp_path: Path) -> None:

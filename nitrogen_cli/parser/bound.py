@@ -11,8 +11,9 @@ a game that flashes behind a translucent button can fit the pressed look better 
 the stale background under the released one (J2 c27-0000, ds3 over Doom at CRF 32: 117
 false presses of eight buttons, none pressed). A crop most of whose press pixels lie
 outside every pressed look's range cannot show a press, with no background estimate at
-all. Where the pressed look is itself translucent the range is wide and bounds little
-(P2 c34-0006, xbox-one-controller's outline skin: none of its 2778 errors go).
+all. Where the pressed look is itself translucent the range is wide and bounds little;
+there the game around the button in the same frame stands in for the game behind it
+(`Surround`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ COVERS = 0.5  # a press pixel: the pressed look covers it at least this much (ti
 DIFFERS = 0.1  # and it differs from the released look by this much (max over channels)
 MIN_PIXELS = 6  # fewer press pixels than this: no bound
 GAIN_LOW = 0.75  # the least opacity a press is drawn at, as a share of the fitted gain
+RING_REACH = 0.5  # the ring around a box reaches this share of its larger side beyond it
+RING_MIN = 12  # clear canvas pixels in a ring needed to stand in for the game behind
+RING_MAX = 48  # of which this many, spread, are read
+SEE_THROUGH = 0.5  # a released look letting this much of the game through its press pixels
+RING_SPREAD = 0.08  # the ring's colours vary at most this much (median abs deviation)
+AROUND_RATIO = 0.5  # released explains the press pixels this much better: no press
 
 
 class PressBound:
@@ -74,3 +81,69 @@ class PressBound:
             out = np.maximum(np.maximum(lo - px, px - hi), 0).max(axis=-1) > BOUND_TOL
             best = np.minimum(best, out.mean(axis=1))
         return best
+
+
+class Surround:
+    """The game around a see-through button, in the same frame, stands in for the game
+    behind it. A calibration's background under a released look that lets the game
+    through is the game of its own frames; where the game has moved on (P2 c34-0006:
+    xbox-one-controller's outline d-pad calibrated over a dark corridor, then a grey
+    wall behind the arms) the crop fits neither look and the comparator takes the
+    pressed one. Where the clear canvas pixels around the box are of one colour, both
+    looks are drawn over it, and a crop the released look then explains twice as well
+    shows no press."""
+
+    def __init__(
+        self,
+        looks: Looks,
+        gain: np.ndarray,
+        extra: Sequence[tuple[int, np.ndarray]] = (),
+    ) -> None:
+        g = np.asarray(gain, np.float32).reshape(1, 1, 3)
+        gm = float(g.mean())
+        h, w = looks.rest.shape[:2]
+        clear = (looks.rest[..., 3] < 0.02) & looks.static
+        idx: list[np.ndarray] = []
+        self.slots: list[tuple[slice, np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | None] = []
+        start = 0
+        for j, (x, y, bw, bh) in enumerate(looks.button_boxes):
+            rel = looks.button_looks[j, 0]
+            cands = [looks.button_looks[j, 1]] + [lk for jj, lk in extra if jj == j]
+            p = cands[0]
+            differ = np.maximum(
+                np.abs(p[..., :3] - rel[..., :3]).max(axis=-1), np.abs(p[..., 3] - rel[..., 3])
+            )
+            px = differ * gm >= DIFFERS  # what a press changes, however faintly drawn
+            through = float((1 - rel[..., 3][px] * gm).mean()) if px.any() else 0.0
+            r = max(2, round(RING_REACH * max(bw, bh)))
+            ring = np.zeros((h, w), bool)
+            ring[max(0, y - r) : y + bh + r, max(0, x - r) : x + bw + r] = True
+            ring[y : y + bh, x : x + bw] = False
+            pts = np.flatnonzero(ring & clear)
+            if px.sum() < MIN_PIXELS or through < SEE_THROUGH or len(pts) < RING_MIN:
+                self.slots.append(None)
+                continue
+            pts = pts[np.linspace(0, len(pts) - 1, min(len(pts), RING_MAX)).astype(np.int64)]
+            idx.append(pts)
+            rng = slice(start, start + len(pts))
+            start += len(pts)
+            # per look: colour times gain and what it lets through, on the press pixels
+            drawn = [(lk[px][:, :3] * g[0], 1 - lk[px][:, 3:4] * g[0]) for lk in [rel, *cands]]
+            self.slots.append((rng, px, drawn))
+        self.idx = np.concatenate(idx) if idx else np.zeros(0, np.int64)
+
+    def veto(self, j: int, crops: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        """(n, S, S, 3) crops of slot `j` and (n, P, 3) ring reads (all slots', at
+        `idx`) -> (n,) bool: shows no press."""
+        out = np.zeros(len(crops), bool)
+        slot = self.slots[j]
+        if slot is None or not len(crops):
+            return out
+        rng, px, drawn = slot
+        around = ring[:, rng]
+        bg = np.median(around, axis=1)  # (n, 3)
+        spread = np.median(np.abs(around - bg[:, None]), axis=1).max(axis=1)
+        o = crops[:, px]  # (n, k, 3)
+        d = [np.abs(o - (c[None] + t[None] * bg[:, None])).mean(axis=(1, 2)) for c, t in drawn]
+        pressed = np.min(d[1:], axis=0)
+        return (d[0] < AROUND_RATIO * pressed) & (spread <= RING_SPREAD)

@@ -40,7 +40,7 @@ from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.detect import RESIZED_APART, iou
 from nitrogen_cli.parser import calib
-from nitrogen_cli.parser.bound import BOUND_SHARE, PressBound
+from nitrogen_cli.parser.bound import BOUND_SHARE, PressBound, Surround
 from nitrogen_cli.parser.geometry import CanvasMap, CropReader, PointSampler, i420_crop, plane
 from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
@@ -147,7 +147,11 @@ class FrameParser:
             self.fill_prep = [(j, net.button.fold(fp)) for j, fp in fill_preps]
         self.tied = np.array([j for j, _, _ in tied], np.int64)
         # what a press can look like whatever the game behind it
-        self.bound = PressBound(L, cal.gain, [(j, t[1]) for j, t, _ in tied] + list(L.fills))
+        extra = [(j, t[1]) for j, t, _ in tied] + list(L.fills)
+        self.bound = PressBound(L, cal.gain, extra)
+        # the game around see-through buttons, read per frame (`parse`'s `ring`)
+        self.surround = Surround(L, cal.gain, extra)
+        self.ring_at = PointSampler(cal.cmap, self.surround.idx) if len(self.surround.idx) else None
         # how well the looks explain the crops (a changed background fits neither)
         self.fit = ButtonFit(
             self.btn_prep,
@@ -232,10 +236,16 @@ class FrameParser:
         return changed, ref
 
     def parse(
-        self, btn: np.ndarray, stk: np.ndarray, thm: np.ndarray, presence: np.ndarray
+        self,
+        btn: np.ndarray,
+        stk: np.ndarray,
+        thm: np.ndarray,
+        presence: np.ndarray,
+        ring: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """A batch of B frames' crops (Looks.crops' three groups, each (B, n, s, s, 3))
-        and raw presence (B,) -> per-frame readings."""
+        and raw presence (B,) -> per-frame readings. `ring`: (B, P, 3) the canvas at
+        `surround.idx` (none: no button is judged against the game around it)."""
         torch = self.torch
         B = len(btn)
         out_b = np.zeros((B, self.nb), np.float32)
@@ -261,6 +271,9 @@ class FrameParser:
                         }
                         vals[rows, j] = self.net.button.compare(obs, prep).numpy()
                         bvals[rows, j] = self.bound(j, btn[rows, j])
+                        if ring is not None:
+                            none = self.surround.veto(j, btn[rows, j], ring[rows])
+                            bvals[rows, j] = np.where(none, 1.0, bvals[rows, j])
                         for jj, fp in self.fill_prep:
                             if jj == j:
                                 alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
@@ -1160,12 +1173,19 @@ def _read(
                         )
                         hold(first, True)
                         return
-            out = parser.parse(*groups, pres)
+            ring = np.stack([parser.ring_at(r) for r in real]) if parser.ring_at else None
+            out = parser.parse(*groups, pres, ring)
         elif real:  # a placement too rotated for the direct crops: through the canvas
             canv = np.stack([cal.cmap.from_rgb_roi(r, as_float=False) for r in real])
             crops = [looks.crops(c) for c in canv]
             groups = [np.stack([c[j] for c in crops]) for j in range(3)]
-            out = parser.parse(*groups, cal.presence(canv))
+            idx = parser.surround.idx
+            ring = (
+                canv.reshape(len(canv), -1, 3)[:, idx].astype(np.float32) / 255
+                if len(idx)
+                else None
+            )
+            out = parser.parse(*groups, cal.presence(canv), ring)
         if len(real) < len(items):  # spread the parsed readings over the repeats
             pos = np.cumsum([r is not None for _, r in items]) - 1
             full = {}
