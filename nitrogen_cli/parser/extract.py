@@ -67,7 +67,9 @@ class ExtractConfig:
     calib_max: int = 300  # frames it waits for them at most (their video crops are kept)
     reuse_tol: float = 4 / 255  # a crop within this (max abs) of the last parsed keeps its reading
     refine: bool = True  # per-video button boundaries (calib.button_threshold)
-    bound: bool = True  # no press where a crop lies outside every pressed look's range (bound.py)
+    # no press where a crop lies outside every pressed look's range, or where the game
+    # around a see-through button explains it as released (bound.py)
+    bound: bool = True
     # Calibrate again where the overlay's presence falls below this share of its level
     # after the last calibration (the game behind a see-through overlay changed); 0: never
     recal_drop: float = 0.85
@@ -88,7 +90,8 @@ class Readings:
     peak: list[np.ndarray] = field(default_factory=list)  # (B, ns) best correlation
     presence: list[np.ndarray] = field(default_factory=list)  # (B,) raw correlation
     tied: list[np.ndarray] = field(default_factory=list)  # (B, T) logits: tied_looks' slots
-    bound: list[np.ndarray] = field(default_factory=list)  # (B, nb) share out of a press's range
+    # (B, nb) share of a press's pixels out of its range; 1 where the game around rules it out
+    bound: list[np.ndarray] = field(default_factory=list)
 
     def cat(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         parts = getattr(self, name)
