@@ -38,6 +38,21 @@ RING_SPREAD = 0.08  # the ring's colours vary at most this much (median abs devi
 AROUND_RATIO = 0.5  # released explains the press pixels this much better: no press
 
 
+def pressed_looks(
+    looks: Looks, j: int, extra: Sequence[tuple[int, np.ndarray]]
+) -> list[np.ndarray]:
+    """Slot `j`'s pressed looks (S, S, 4): the named skin's, then `extra`'s for it."""
+    return [looks.button_looks[j, 1]] + [lk for jj, lk in extra if jj == j]
+
+
+def change(pressed: np.ndarray, released: np.ndarray) -> np.ndarray:
+    """(S, S) how much a press changes each pixel (max over colour and alpha)."""
+    return np.maximum(
+        np.abs(pressed[..., :3] - released[..., :3]).max(axis=-1),
+        np.abs(pressed[..., 3] - released[..., 3]),
+    )
+
+
 class PressBound:
     """Per button slot, its pressed looks' ranges (the named skin's, tied skins', a
     trigger's part fills): a crop is out of bound when it lies outside all of them."""
@@ -53,16 +68,12 @@ class PressBound:
         self.ranges: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
         for j in range(len(looks.buttons)):
             rel = looks.button_looks[j, 0]
-            cands = [looks.button_looks[j, 1]] + [lk for jj, lk in extra if jj == j]
             out = []
-            for p in cands:
+            for p in pressed_looks(looks, j, extra):
                 lo = p[..., :3] * g
                 hi = lo + (1 - p[..., 3:4] * g)
                 cover = p[..., 3] * float(g.mean())
-                differ = np.maximum(
-                    np.abs(p[..., :3] - rel[..., :3]).max(axis=-1), np.abs(p[..., 3] - rel[..., 3])
-                )
-                w = (cover >= COVERS) & (differ >= DIFFERS)
+                w = (cover >= COVERS) & (change(p, rel) >= DIFFERS)
                 if w.sum() < MIN_PIXELS:  # a press that draws too little to bound
                     out = []
                     break
@@ -108,12 +119,8 @@ class Surround:
         start = 0
         for j, (x, y, bw, bh) in enumerate(looks.button_boxes):
             rel = looks.button_looks[j, 0]
-            cands = [looks.button_looks[j, 1]] + [lk for jj, lk in extra if jj == j]
-            p = cands[0]
-            differ = np.maximum(
-                np.abs(p[..., :3] - rel[..., :3]).max(axis=-1), np.abs(p[..., 3] - rel[..., 3])
-            )
-            px = differ * gm >= DIFFERS  # what a press changes, however faintly drawn
+            cands = pressed_looks(looks, j, extra)
+            px = change(cands[0], rel) * gm >= DIFFERS  # what a press changes, however faint
             through = float((1 - rel[..., 3][px] * gm).mean()) if px.any() else 0.0
             r = max(2, round(RING_REACH * max(bw, bh)))
             ring = np.zeros((h, w), bool)
