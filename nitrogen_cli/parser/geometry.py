@@ -237,10 +237,10 @@ class _Box:
     y1: int
     x0: int
     x1: int
-    sizes: list[int]
+    sizes: list[int]  # each once: slots of one box at one size read the same crop
     rxt: np.ndarray  # (x1 - x0, sum of sizes), float32
     ry: list[np.ndarray]  # per size (S, y1 - y0), float32, with uint8's 1/255 folded in
-    slots: list[tuple[int, int]]  # per size: (group, index in the group)
+    slots: list[list[tuple[int, int]]]  # per size: (group, index in the group) of each
 
 
 def _span(r: np.ndarray) -> tuple[int, int]:
@@ -283,13 +283,16 @@ class CropReader:
                 # the box's column u = x + i reads the shrunk crop at w00 u + w01 vc + w02
                 bx = _warp_axis(sw, bw, w[0, 0], w[0, 2] + w[0, 1] * vc + w[0, 0] * x)
                 by = _warp_axis(sh, bh, w[1, 1], w[1, 2] + w[1, 0] * uc + w[1, 1] * y)
-                rx = _fit_axis(bw, size) @ bx @ ax
-                ry = _fit_axis(bh, size) @ by @ ay
-                parts.setdefault(tuple(box), []).append((g, i, size, rx, ry))
+                at = parts.setdefault(tuple(box), {})
+                if size not in at:
+                    rx = _fit_axis(bw, size) @ bx @ ax
+                    ry = _fit_axis(bh, size) @ by @ ay
+                    at[size] = (rx, ry, [])
+                at[size][2].append((g, i))
         out = []
         for members in parts.values():
-            rx = np.concatenate([m[3] for m in members])
-            ry = np.concatenate([m[4] for m in members])
+            rx = np.concatenate([m[0] for m in members.values()])
+            ry = np.concatenate([m[1] for m in members.values()])
             (cx0, cx1), (cy0, cy1) = _span(rx), _span(ry)
             out.append(
                 _Box(
@@ -297,10 +300,10 @@ class CropReader:
                     cy1,
                     cx0,
                     cx1,
-                    [m[2] for m in members],
+                    list(members),
                     np.ascontiguousarray(rx[:, cx0:cx1].T, dtype=np.float32),
-                    [(m[4][:, cy0:cy1] / 255).astype(np.float32) for m in members],
-                    [(m[0], m[1]) for m in members],
+                    [(m[1][:, cy0:cy1] / 255).astype(np.float32) for m in members.values()],
+                    [m[2] for m in members.values()],
                 )
             )
         return cls(out, [(len(boxes), size) for boxes, size in groups])
@@ -316,10 +319,12 @@ class CropReader:
             sub = t[:, b.y0 : b.y1, :, b.x0 : b.x1].astype(np.float32)  # (B, h, 3, w)
             cols = (sub.reshape(-1, w) @ b.rxt).reshape(B, h, 3, -1)
             at = 0
-            for size, ry, (g, i) in zip(b.sizes, b.ry, b.slots, strict=True):
+            for size, ry, slots in zip(b.sizes, b.ry, b.slots, strict=True):
                 part = cols[..., at : at + size].reshape(B, h, 3 * size)
                 both = np.matmul(ry, part)  # (B, S, 3 * S)
-                result[g][:, i] = both.reshape(B, size, 3, size).transpose(0, 1, 3, 2)
+                crop = both.reshape(B, size, 3, size).transpose(0, 1, 3, 2)
+                for g, i in slots:
+                    result[g][:, i] = crop
                 at += size
         return result
 
