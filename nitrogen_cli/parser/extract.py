@@ -736,17 +736,23 @@ class ReadAhead:
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-MMAP_FROM = 256 * 1024  # buffers at least this big are mapped, and unmapped when freed
+# buffers at least this big are mapped, and unmapped when freed; glibc's own ceiling for
+# the threshold it would otherwise move
+MMAP_FROM = 32 * 1024 * 1024
 
 
 def steady_heap() -> None:
-    """Keep a long extraction's memory flat (glibc only; elsewhere nothing).
+    """Keep a long extraction's memory flat, and its buffers cheap (glibc only).
 
     A batch allocates many large, short-lived buffers (crops, the comparator's inputs)
     of varying size. glibc raises its mmap threshold each time such a buffer is freed,
     so later ones come from the heap, which fragments: resident memory crept up by some
-    400 MB over the first few thousand 1080p frames before it levelled off. A fixed
-    threshold returns every large buffer to the system when it is freed.
+    400 MB over the first few thousand 1080p frames before it levelled off. A threshold
+    fixed from the start gives the heap its working set at once, and it stays flat
+    (peak RSS 684 / 679 / 693 MB over 480 / 960 / 12000 frames of 1080p).
+
+    Fixed low instead (256 KB), every buffer was a fresh mapping, faulted in page by
+    page: a batch's crops took 86 ms instead of 45, and the whole parse some 40% more.
     """
     import ctypes
     import sys
