@@ -148,6 +148,7 @@ def see_through(
     full: float = 0.3,
     unsplit: Sequence[tuple[int, int, int, int]] = (),
     also: Mapping[tuple[int, int, int, int], Sequence[np.ndarray]] | None = None,
+    fills: Mapping[tuple[int, int, int, int], Sequence[np.ndarray]] | None = None,
 ) -> np.ndarray:
     """The background map, seen through the overlay where it lets enough through.
 
@@ -166,7 +167,8 @@ def see_through(
     groups along the button's own press and the released group is the smaller
     (`press_splits`), the median was taken from presses: the released group's is kept.
     Not under boxes in `unsplit` (a stick's travel moves them). Where `also` gives a box
-    other pressed looks (skins tied at rest), a press may look like any of them.
+    other pressed looks (skins tied at rest), a press may look like any of them; where
+    `fills` gives a trigger's part-filled looks, so may its press.
     """
     if len(canvases) < 3:
         return bmap
@@ -227,6 +229,9 @@ def see_through(
         looks = [lk[: o.shape[1], : o.shape[2]] for lk in [*shared[(x, y, bw, bh)], *alts]]
         # two of them at once (a d-pad's diagonal): both changes over the released look
         looks += [np.clip(a + b - r0, 0, 1) for i, a in enumerate(looks) for b in looks[i + 1 :]]
+        # a trigger held part-pulled (P2 c34-0005: at 0.6 through a recalibration's 32
+        # frames, whose background then took the fill in, and 0.6 pulls read released)
+        looks += [lk[: o.shape[1], : o.shape[2]] for lk in (fills or {}).get((x, y, bw, bh), ())]
         seen = _explained(o, r0, looks, g, out[sl])
         # each frame's error by each look over the fill from around the box
         at_prior = _look_errors(o, r0, looks, g, prior[sl])

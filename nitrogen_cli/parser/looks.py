@@ -87,6 +87,7 @@ class Looks:
     # a trigger drawn as a partial fill: its pressed look at lower fills, (slot, (S, S, 4))
     fills: list[tuple[int, np.ndarray]] = field(default_factory=list)
     partial: tuple[int, ...] = ()  # button slots of triggers drawn part-filled
+    fill_regions: list[tuple[int, np.ndarray]] = field(default_factory=list)  # fills, (h, w, 4)
 
     @property
     def names(self) -> list[str]:
@@ -174,6 +175,7 @@ def build_looks(
     # the bottom up, a trigger at 0.9 lacks the top of its pressed look (f710's blue
     # rim), and one at 0.5 lacks half of it. Its crops are also compared with these.
     fills: list[tuple[int, np.ndarray]] = []
+    fill_regions: list[tuple[int, np.ndarray]] = []
     partial: list[int] = []
     for i, s in enumerate(b_slots):
         if s.name not in TRIGGERS:
@@ -192,6 +194,7 @@ def build_looks(
             look = fit(img, size)
             if min(float(np.abs(look - other).mean()) for other in seen) > 1 / 255:
                 fills.append((i, look))
+                fill_regions.append((i, img))
                 seen.append(look)
 
     axis = grid_axis(grid)
@@ -233,6 +236,7 @@ def build_looks(
         pressed_looks,
         fills,
         tuple(partial),
+        fill_regions,
     )
 
 

@@ -51,13 +51,25 @@ def calibrate(
     held = ~looks.static  # the boxes of buttons and sticks: a press may last long
     pressed = list(zip(looks.button_boxes, looks.pressed, strict=True))
     also = {looks.button_boxes[j]: list(lks) for j, lks in (unsure or {}).items()}
+    # a trigger held part-pulled through the frames shows one of its fills, not the game
+    fills: dict[tuple[int, int, int, int], list[np.ndarray]] = {}
+    for j, img in looks.fill_regions:
+        fills.setdefault(looks.button_boxes[j], []).append(img)
 
     def fit(cm: CanvasMap) -> tuple:
         canv = np.stack([cm.from_rgb_roi(r) for r in rois])
         mean = canv.mean(axis=0)
         gain, bmap = calib.fit_opacity(canv, looks.rest, looks.static, mean=mean)
         bg = calib.see_through(
-            canv, looks.rest, gain, bmap, held, pressed, unsplit=looks.stick_boxes, also=also
+            canv,
+            looks.rest,
+            gain,
+            bmap,
+            held,
+            pressed,
+            unsplit=looks.stick_boxes,
+            also=also,
+            fills=fills,
         )
         return canv, mean, gain, bmap, bg
 
@@ -93,6 +105,7 @@ def calibrate(
             pressed + at_rest,
             unsplit=looks.stick_boxes,
             also=also,
+            fills=fills,
         )
     presence = calib.Presence(looks.rest, looks.static, gain, bg)
     return Calibration(cmap, gain, bg, presence, aligned, click_bg)
