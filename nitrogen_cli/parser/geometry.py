@@ -273,18 +273,19 @@ class CropReader:
         (rw, rh), (sw, sh) = (x1 - x0, y1 - y0), cmap.shrunk
         ax = _resize_axis(rw, sw, cv2.INTER_AREA)
         ay = _resize_axis(rh, sh, cv2.INTER_AREA)
-        parts: dict[tuple[int, int, int, int], list] = {}  # a box read at several sizes once
+        # per box, per size it is read at: (rx, ry, the slots reading it)
+        parts: dict[tuple[int, int, int, int], dict[int, tuple]] = {}
         for g, (boxes, size) in enumerate(groups):
             for i, box in enumerate(boxes):
                 x, y, bw, bh = box
                 if abs(w[0, 1]) * bh / 2 + abs(w[1, 0]) * bw / 2 > MAX_SKEW:
                     return None
-                uc, vc = x + (bw - 1) / 2, y + (bh - 1) / 2
-                # the box's column u = x + i reads the shrunk crop at w00 u + w01 vc + w02
-                bx = _warp_axis(sw, bw, w[0, 0], w[0, 2] + w[0, 1] * vc + w[0, 0] * x)
-                by = _warp_axis(sh, bh, w[1, 1], w[1, 2] + w[1, 0] * uc + w[1, 1] * y)
                 at = parts.setdefault(tuple(box), {})
                 if size not in at:
+                    uc, vc = x + (bw - 1) / 2, y + (bh - 1) / 2
+                    # the box's column u = x + i reads the shrunk crop at w00 u + w01 vc + w02
+                    bx = _warp_axis(sw, bw, w[0, 0], w[0, 2] + w[0, 1] * vc + w[0, 0] * x)
+                    by = _warp_axis(sh, bh, w[1, 1], w[1, 2] + w[1, 0] * uc + w[1, 1] * y)
                     rx = _fit_axis(bw, size) @ bx @ ax
                     ry = _fit_axis(bh, size) @ by @ ay
                     at[size] = (rx, ry, [])
