@@ -28,17 +28,29 @@ MAX_STRETCH = 0.04  # and how much it may scale or shear it
 # (mean absolute error): then the button was likely held through the calibration frames
 UNEXPLAINED = 0.004
 # a button held through every calibration frame (`_held_through`): the share of frames
-# a pressed look over the fill around its box must explain best, and how many times
-# better than the released look
+# a pressed look over the fill around its box must explain best, how many times better
+# than the released look, how close to the median's error, and how many times better
+# than the released look where judged against the fill's error at rest instead
 HELD_SHARE = 0.9
 HELD_GAIN = 1.5
 HELD_CLOSE = 1.5
+HELD_CLEAR = 3.0
 # how much worse than the median of every frame the released frames' median may explain
 # a held button's frames and still be taken as its background (see `press_splits`)
 SPLIT_WORSE = 1.5
 # a split that only some of a box's possible pressed looks find (skins tied at rest)
 # must leave its groups this many times `press_splits`' min_sep apart
 ALONE_SEP = 1.5
+# `texture_gain`: cells (canvas px) within which the game beneath counts as one level, the
+# blur both sides get (the video's own softening), how much texture contrast each colour
+# needs (sum of squares), how closely the estimate must agree with and without the blur,
+# and how far the fitted gain must stray from it before it is replaced
+TEX_CELL = 12
+TEX_SIGMA = 1.0
+TEX_EDGE = 2.0
+TEX_MIN = 20.0
+TEX_AGREE = 0.1
+TEX_STRAY = 0.15
 
 
 def overlay_pixels(rest: np.ndarray, static: np.ndarray, min_count: int = 64) -> np.ndarray:
@@ -105,6 +117,10 @@ def fit_opacity(
     under opaque parts it hardly matters, and a flat translucent body alone could not
     tell opacity from background. The gain is one number (the opacity) times a colour
     correction kept close to 1; B's level is then adjusted once more under the overlay.
+    Where the overlay's own texture tells the gain (`texture_gain`) and the fit strays
+    from it by over TEX_STRAY, the texture's is taken: the clear pixels around the
+    overlay did not show the game under it (P2 c34-0003: a switch-pro skin half over a
+    black pillarbox and half over a blue game fitted blue 1.24 times the opacity).
     """
     K = len(canvases)
     if K == 0:
@@ -133,8 +149,71 @@ def fit_opacity(
         w = 1 - g * c * A  # o - g c P - (1 - g c A) B = (1 - g c A) db
         r = o - g * c * P - w * B
         db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
+    gc = g * c
+    tex = texture_gain(mean, rest, static)
+    if tex is not None and float(np.abs(gc / tex - 1).max()) > TEX_STRAY:
+        gc = tex.astype(np.float64)  # the background the fit leaned on was not the game's
+        w = 1 - gc * A
+        r = o - gc * P - w * B
+        db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
     bmap = np.clip(bmap + db.astype(np.float32), 0, 1)
-    return (g * c).astype(np.float32), bmap
+    return gc.astype(np.float32), bmap
+
+
+def _within_cells(
+    P: np.ndarray, A: np.ndarray, o: np.ndarray, m: np.ndarray, cell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of P's and o's cross products, sum of P's squares), per colour, over the pixels
+    `m`, after taking out each cell's own level and alpha (its background, whatever it is)."""
+    h, w = A.shape
+    H, W = -(-h // cell) * cell, -(-w // cell) * cell
+
+    def cells(x: np.ndarray) -> np.ndarray:  # (..., h, w) -> per-cell sums (..., hc, wc)
+        pad = np.zeros((*x.shape[:-2], H, W))
+        pad[..., :h, :w] = x
+        return pad.reshape(*x.shape[:-2], H // cell, cell, W // cell, cell).sum((-3, -1))
+
+    mf = m.astype(np.float64)
+    n, sa, saa = cells(mf), cells(mf * A), cells(mf * A * A)
+    M = np.stack([np.stack([n, sa], -1), np.stack([sa, saa], -1)], -2)  # (hc, wc, 2, 2)
+    Mi = np.linalg.pinv(M)
+    Pc, oc = np.moveaxis(P, -1, 0), np.moveaxis(o, -1, 0)  # (3, h, w)
+    sp, spa = cells(mf * Pc), cells(mf * Pc * A)
+    so, soa = cells(mf * oc), cells(mf * oc * A)
+    vp, vo = np.stack([sp, spa], -1), np.stack([so, soa], -1)  # (3, hc, wc, 2)
+    proj_po = np.einsum("khwi,hwij,khwj->khw", vp, Mi, vo)
+    proj_pp = np.einsum("khwi,hwij,khwj->khw", vp, Mi, vp)
+    ok = n >= 8
+    cross = ((cells(mf * Pc * oc) - proj_po) * ok).sum((1, 2))
+    sq = ((cells(mf * Pc * Pc) - proj_pp) * ok).sum((1, 2))
+    return cross, sq
+
+
+def texture_gain(mean: np.ndarray, rest: np.ndarray, static: np.ndarray) -> np.ndarray | None:
+    """The gain (3,) told by the overlay's own texture: within a small cell the game
+    beneath is about one level, so how the frames' mean follows the texture's contrast
+    there is the gain, whatever that level is. None where the texture has too little
+    contrast (flat bodies) or the estimate moves with the blur (too fine to trust)."""
+    P, A = rest[..., :3].astype(np.float64), rest[..., 3].astype(np.float64)
+    o = mean.astype(np.float64)
+    # inside the overlay, away from its edges: across an edge the game beneath changes
+    # from what is seen around the overlay to what is under it
+    m = (A > 0.05) & static & (np.abs(cv2.GaussianBlur(A, (0, 0), TEX_EDGE) - A) < 0.02)
+    if m.sum() < 64:
+        return None
+    cross, sq = _within_cells(P, A, o, m, TEX_CELL)
+    if float(sq.min()) < TEX_MIN:
+        return None
+    sharp = cross / sq
+    Pb, Ab = cv2.GaussianBlur(P, (0, 0), TEX_SIGMA), cv2.GaussianBlur(A, (0, 0), TEX_SIGMA)
+    ob = cv2.GaussianBlur(o, (0, 0), TEX_SIGMA)
+    cross, sq = _within_cells(Pb, Ab, ob, m, TEX_CELL)
+    if float(sq.min()) < TEX_MIN:
+        return None
+    soft = cross / sq
+    if float(np.abs(sharp / np.maximum(soft, 1e-6) - 1).max()) > TEX_AGREE:
+        return None
+    return np.clip(soft, 0.05, 1.2)
 
 
 def see_through(
@@ -215,6 +294,18 @@ def see_through(
         g,
         prior,
     )
+    # how well the fill from around the boxes explains the frames of boxes shown at rest
+    # (`_held_through`'s `usual`)
+    at_rest = []
+    for (x, y, bw, bh), look in pressed:
+        o = canvases[:, max(y, 0) : y + bh, max(x, 0) : x + bw]
+        if x < 0 or y < 0 or o.size == 0 or len(shared[(x, y, bw, bh)]) != 1:
+            continue
+        sl = (slice(y, y + bh), slice(x, x + bw))
+        e = _look_errors(o, rest[sl], [look[: o.shape[1], : o.shape[2]]], g, prior[sl])
+        if (e.argmin(axis=0) == 0).mean() >= 0.5:
+            at_rest.append(float(e[0].mean()))
+    usual = float(np.percentile(at_rest, 75)) if len(at_rest) >= 3 else 0.0
     for (x, y, bw, bh), _ in pressed:
         if x < 0 or y < 0:
             continue
@@ -235,7 +326,8 @@ def see_through(
         seen = _explained(o, r0, looks, g, out[sl])
         # each frame's error by each look over the fill from around the box
         at_prior = _look_errors(o, r0, looks, g, prior[sl])
-        held = _held_through(at_prior, seen) if len(shared[(x, y, bw, bh)]) == 1 else None
+        one = len(shared[(x, y, bw, bh)]) == 1
+        held = _held_through(at_prior, seen, usual) if one else None
         if held is not None:
             out[sl] = as_shown(o, [r0, *looks], held, bmap[sl])
             continue
@@ -266,7 +358,7 @@ def see_through(
     return out.astype(np.float32)
 
 
-def _held_through(err: np.ndarray, seen: float) -> np.ndarray | None:
+def _held_through(err: np.ndarray, seen: float, usual: float = 0.0) -> np.ndarray | None:
     """Per frame, the look (1 + index among the pressed ones) of a button held through
     (nearly) every frame; None where it was not held. `err` is `_look_errors` over the
     fill from around its box.
@@ -277,17 +369,23 @@ def _held_through(err: np.ndarray, seen: float) -> np.ndarray | None:
     fill from around the box tells them apart: over it, a pressed look explains
     HELD_SHARE of the frames best, nearly as well as the median (HELD_CLOSE times its
     error at most), and HELD_GAIN times better than the released look, which a game's
-    own feature under the box would not do. Not for a box several buttons share (a
-    d-pad drawn as one element: H2 c24-0033, some direction pressed in every first
-    frame, read 96 -> 517 errors when it was), where `press_splits` and the candidates
-    below judge."""
+    own feature under the box would not do. A still game explains its median exactly,
+    while a small box's edges leave the fill a few percent off even at rest (`usual`:
+    its error over boxes shown at rest); judged against that instead, the press must
+    stand out HELD_CLEAR times (c34-0003's arms, once its gain was right: 5-7; a
+    trigger over a moving game that was not held, M2 c32-0015: 1.7). Not for a box
+    several buttons share (a d-pad drawn as one element: H2 c24-0033, some direction
+    pressed in every first frame, read 96 -> 517 errors when it was), where
+    `press_splits` and the candidates below judge."""
     pick = err.argmin(axis=0)
-    best = float(err.min(axis=0).mean())
-    if (pick > 0).mean() < HELD_SHARE or best > HELD_CLOSE * max(seen, UNEXPLAINED):
+    if (pick > 0).mean() < HELD_SHARE:
         return None
-    if float(err[0].mean()) < HELD_GAIN * best:
-        return None
-    return pick
+    best, released = float(err.min(axis=0).mean()), float(err[0].mean())
+    if best <= HELD_CLOSE * max(seen, UNEXPLAINED) and released >= HELD_GAIN * best:
+        return pick
+    if best <= HELD_CLOSE * usual and released >= HELD_CLEAR * best:
+        return pick
+    return None
 
 
 def _overlaps(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]) -> bool:
