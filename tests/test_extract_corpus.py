@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,10 @@ def segments_of(rows: list[tuple[int, int, int, int, int]]) -> list[dict[str, in
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def extracted(ov: Path, truth: Path) -> ee.Pair:
+def extracted(ov: Path, truth: Path, log: Callable[[str], None] | None = None) -> ee.Pair:
     """Extract an overlay file beside it and pair the actions with their truth."""
     dst = ov.with_name(ov.name.replace(".overlay.h5", ".actions.h5"))
-    ex.extract(ov, dst)
+    ex.extract(ov, dst, log=log)
     return ee.load_pair(dst, truth)
 
 
@@ -639,17 +640,11 @@ def test_an_overlay_first_shown_elsewhere_is_not_calibrated_on_there(
     with h5py.File(ov, "r+") as f:
         f["overlay"].attrs["opacity"] = 0.1  # detection's fit, low enough to let it pass
     logged: list[str] = []
-    pair = ee.load_pair(_extract_logged(ov, logged), truth)
+    pair = extracted(ov, truth, log=logged.append)
     assert not any("faint overlay" in m and m.endswith(": kept") for m in logged), logged
     wrong = (pair.pred.buttons != pair.true.buttons) & pair.scored[:, None]
     assert pair.scored.mean() > 0.9
     assert int(wrong.sum()) <= 20
-
-
-def _extract_logged(ov: Path, logged: list[str]) -> Path:
-    dst = ov.with_name(ov.name.replace(".overlay.h5", ".actions.h5"))
-    ex.extract(ov, dst, log=logged.append)
-    return dst
 
 
 @pytest.mark.slow

@@ -201,16 +201,14 @@ def texture_gain(mean: np.ndarray, rest: np.ndarray, static: np.ndarray) -> np.n
     m = (A > 0.05) & static & (np.abs(cv2.GaussianBlur(A, (0, 0), TEX_EDGE) - A) < 0.02)
     if m.sum() < 64:
         return None
-    cross, sq = _within_cells(P, A, o, m, TEX_CELL)
-    if float(sq.min()) < TEX_MIN:
-        return None
-    sharp = cross / sq
-    Pb, Ab = cv2.GaussianBlur(P, (0, 0), TEX_SIGMA), cv2.GaussianBlur(A, (0, 0), TEX_SIGMA)
-    ob = cv2.GaussianBlur(o, (0, 0), TEX_SIGMA)
-    cross, sq = _within_cells(Pb, Ab, ob, m, TEX_CELL)
-    if float(sq.min()) < TEX_MIN:
-        return None
-    soft = cross / sq
+    est = []
+    for sigma in (0.0, TEX_SIGMA):  # sharp, then both sides softened alike
+        soft = [cv2.GaussianBlur(x, (0, 0), sigma) if sigma else x for x in (P, A, o)]
+        cross, sq = _within_cells(*soft, m, TEX_CELL)
+        if float(sq.min()) < TEX_MIN:
+            return None
+        est.append(cross / sq)
+    sharp, soft = est
     if float(np.abs(sharp / np.maximum(soft, 1e-6) - 1).max()) > TEX_AGREE:
         return None
     return np.clip(soft, 0.05, 1.2)
@@ -294,18 +292,8 @@ def see_through(
         g,
         prior,
     )
-    # how well the fill from around the boxes explains the frames of boxes shown at rest
-    # (`_held_through`'s `usual`)
-    at_rest = []
-    for (x, y, bw, bh), look in pressed:
-        o = canvases[:, max(y, 0) : y + bh, max(x, 0) : x + bw]
-        if x < 0 or y < 0 or o.size == 0 or len(shared[(x, y, bw, bh)]) != 1:
-            continue
-        sl = (slice(y, y + bh), slice(x, x + bw))
-        e = _look_errors(o, rest[sl], [look[: o.shape[1], : o.shape[2]]], g, prior[sl])
-        if (e.argmin(axis=0) == 0).mean() >= 0.5:
-            at_rest.append(float(e[0].mean()))
-    usual = float(np.percentile(at_rest, 75)) if len(at_rest) >= 3 else 0.0
+    # each box's looks and each frame's error by each look over the fill from around it
+    boxes = []
     for (x, y, bw, bh), _ in pressed:
         if x < 0 or y < 0:
             continue
@@ -323,10 +311,20 @@ def see_through(
         # a trigger held part-pulled (P2 c34-0005: at 0.6 through a recalibration's 32
         # frames, whose background then took the fill in, and 0.6 pulls read released)
         looks += [lk[: o.shape[1], : o.shape[2]] for lk in (fills or {}).get((x, y, bw, bh), ())]
-        seen = _explained(o, r0, looks, g, out[sl])
-        # each frame's error by each look over the fill from around the box
-        at_prior = _look_errors(o, r0, looks, g, prior[sl])
         one = len(shared[(x, y, bw, bh)]) == 1
+        boxes.append(
+            ((x, y, bw, bh), sl, o, r0, looks, _look_errors(o, r0, looks, g, prior[sl]), one)
+        )
+    # how well the fill explains the frames of one-button boxes shown at rest (by their
+    # released and own pressed looks): `_held_through`'s `usual`
+    at_rest = [
+        float(e[0].mean())
+        for *_, e, one in boxes
+        if one and (e[:2].argmin(axis=0) == 0).mean() >= 0.5
+    ]
+    usual = float(np.percentile(at_rest, 75)) if len(at_rest) >= 3 else 0.0
+    for box, sl, o, r0, looks, at_prior, one in boxes:
+        seen = _explained(o, r0, looks, g, out[sl])
         held = _held_through(at_prior, seen, usual) if one else None
         if held is not None:
             out[sl] = as_shown(o, [r0, *looks], held, bmap[sl])
@@ -348,11 +346,11 @@ def see_through(
         best = int(np.argmin(errs))
         if errs[best] < 0.8 * seen:
             out[sl] = cands[best]
-        elif (x, y, bw, bh) in splits:
+        elif box in splits:
             # the released group's median explains the frames a little worse at most (the
             # pressed look, drawn from the atlas, fits a press less closely than the
             # median of presses fits it)
-            cand = blend(*behind(median0(o[splits[(x, y, bw, bh)]]), r0), bmap[sl])
+            cand = blend(*behind(median0(o[splits[box]]), r0), bmap[sl])
             if _explained(o, r0, looks, g, cand) <= SPLIT_WORSE * seen:
                 out[sl] = cand
     return out.astype(np.float32)
