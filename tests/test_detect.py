@@ -304,6 +304,57 @@ def test_an_overlay_moved_a_little_for_a_while_is_recorded_where_it_went(
 
 
 @pytest.mark.slow
+def test_an_overlay_moved_a_little_and_kept_there_is_found_where_it_stayed(
+    tmp_path: Path, builtins
+) -> None:
+    """Like Q2 c35-0006: 260 frames in, the overlay moves 30 px, shrinks by a fifth and
+    stays there. The first search finds it at its first box (12 of 25 samples), and the
+    13 others at the box it went to, which overlaps the first by 0.64: near it. The first
+    box keeps its samples, so it moved, and the stable box is the one most frames show."""
+    first, second = [16, 16], [46, 46]
+    mp4 = corpus_clip(
+        tmp_path,
+        id="settled",
+        k=35,
+        seed=35,
+        games=["nitrogen/Boxing-v0"],
+        fps=30,
+        frames=600,
+        canvas=[1280, 720],
+        crf=26,
+        template="builtin/xbox-white",
+        opacity=0.9,
+        placements=[
+            {"x": first[0], "y": first[1], "scale": 0.5},
+            {"x": second[0], "y": second[1], "scale": 0.4},
+        ],
+        segments=[
+            {"start": 0, "end": 260, "game": 0, "phase": 0, "placement": 0},
+            {"start": 260, "end": 600, "game": 0, "phase": 0, "placement": 1},
+        ],
+        display={"align": "center", "aspect": "native", "filter": "nearest", "zoom": 1.0},
+        background={"kind": "solid", "colour": [0, 24, 18]},
+        player="auto",
+        human={"dpad_prob": 0.1, "idle_rate": 0.02, "mistake_rate": 0.1, "reaction_s": 0.25},
+        template_dirs=[],
+    )
+    truth = mp4.with_suffix("").with_suffix(".truth.h5")
+    with formats.open_file(truth, "truth") as f:
+        boxes = formats.read_bbox_per_frame(f)
+    assert boxes is not None
+    assert 0.5 < iou(boxes[300], boxes[0]) < 0.8
+    lines: list[str] = []
+    det = detect.detect(mp4, builtins, log=lines.append)
+    assert det.found and det.bbox is not None, lines
+    assert iou(det.bbox, boxes[300]) >= 0.9, (det.bbox, boxes[300], lines)
+    for i, found, box in zip(
+        det.sample_frame_index, det.sample_found, det.sample_bbox, strict=True
+    ):
+        if found:
+            assert iou(box, boxes[i]) >= 0.9, (i, box, boxes[i])
+
+
+@pytest.mark.slow
 def test_no_overlay_is_not_found(tmp_path: Path, builtins) -> None:
     mp4 = tmp_path / "plain.mp4"
     make_clip(mp4, None, game_frames(30, "Riverraid"), crf=28)
