@@ -46,6 +46,7 @@ from nitrogen_cli.parser.looks import Looks, StickBank, build_looks, level_only
 from nitrogen_cli.parser.pipeline import Calibration, calibrate
 
 SHOWN = 0.3  # a frame whose overlay pixels correlate this well with it at rest shows it
+KEEP_NEAR = 0.25  # a calibration's frames show it at most this much less well than the best
 TIED_DIFFER = 0.05  # a tied skin's button look this far from the others' counts (max abs)
 TIED_MARGIN = 0.02  # a tied skin is taken where it lowers the residual by this share
 RES_RISE = 12.0  # a button crop its looks explain this many times worse than usual: changed
@@ -1252,8 +1253,12 @@ def _read(
         nonlocal cal, usual, fit_usual, thin
         z = np.array([zi for _, _, zi in buffer], np.float32)
         best = float(z.max()) if len(z) else 0.0
-        keep = [r for _, r, zi in buffer if zi >= 0.6 * best][-cfg.calib_frames :]
-        trial = calibrate(keep, cmap, looks, unsure=unsure)
+        # near the best: a card shown over the hidden overlay still correlated 0.61 with
+        # it, against 0.96 where it showed, and half the frames of a calibration were the
+        # card's (V1 c31-0000: gain 0.47 at opacity 1.0, a trigger read pressed throughout)
+        bar = max(0.6 * best, best - KEEP_NEAR)
+        keep = [r for _, r, zi in buffer if zi >= bar][-cfg.calib_frames :]
+        trial = calibrate(keep, cmap, looks, unsure=unsure, opacity=det_opacity)
         at = PointSampler(trial.cmap, trial.presence.idx)
         usual = 0.0
         if keep:
