@@ -113,6 +113,44 @@ def test_a_real_preset_round_trips(tmp_path: Path, shared_presets: Path) -> None
 
 
 @pytest.mark.slow
+def test_a_trigger_pull_is_read_from_its_first_part_filled_frame(
+    tmp_path: Path, shared_presets: Path
+) -> None:
+    """N2 c33-0018's spec, shorter: f710's trigger pulls ramp in over a frame drawn a
+    third filled, which read -0.65 at the median, between the released readings (-5.7)
+    and the pulled ones, and stayed released (113 of 1037 pulled frames missed). A frame
+    beside a pull that reads clearly above the frames far from any pull is pulled too."""
+    import h5py
+
+    truth, ov = preset_case(
+        tmp_path,
+        shared_presets,
+        "ramp",
+        k=18,
+        seed=33,
+        fps=60,
+        frames=600,
+        crf=24,
+        background={"kind": "black", "colour": [28, 9, 12]},
+        display={"align": "center", "aspect": "4:3", "filter": "nearest", "zoom": 1.0},
+        human={"dpad_prob": 0.588, "idle_rate": 0.021, "mistake_rate": 0.1, "reaction_s": 0.137},
+        games=["nitrogen/DoomBasic-v0"],
+        template="f710/f710-1080-HICON",
+        opacity=1.0,
+        placements=[{"x": 147, "y": 451, "scale": 0.34455}],
+    )
+    pair = extracted(ov, truth)
+    with h5py.File(truth) as f:
+        value = f["actions/triggers"][:, 1]
+    rt = BUTTON_INDEX["right_trigger"]
+    got, want = pair.pred.buttons[:, rt], pair.true.buttons[:, rt]
+    ramp = want & (value < 0.5) & pair.scored  # part-filled pulled frames
+    assert int(ramp.sum()) >= 10
+    assert got[ramp].mean() >= 0.7, (int(got[ramp].sum()), int(ramp.sum()))  # 15 of 51 before
+    assert int((got & ~want & pair.scored).sum()) <= 5
+
+
+@pytest.mark.slow
 def test_a_card_over_the_hidden_overlay_is_not_calibrated_on(tmp_path: Path) -> None:
     """V1 c31-0000's spec, shorter: the overlay shows for 27 frames, then a card hides it
     for 136. The card still correlated 0.61 with the overlay at rest (0.96 where it

@@ -56,6 +56,10 @@ MIN_SCENE = 30  # frames a scene lasts at least to be calibrated on apart from t
 KNOWN = 4  # earlier calibrations kept to go back to
 NEAR_CUT = 8  # changed frames from a cut within which the overlay's fall counts as at it
 THIN = 8  # a first calibration on fewer frames is tried again on the changed frames after it
+RAMP_ABOVE = 2.5  # a trigger frame beside a pull reading this far above far ones: pulled
+RAMP_MARGIN = 1.0  # ... and this far above nearly all of them
+RAMP_REACH = 3  # frames within this of a pull are not far from it
+RAMP_FAR = 50  # frames far from any pull needed to tell what they read
 SAME_OPACITY = (0.75, 1.33)  # calibrations of one overlay fit gains this near each other
 # a calibration, its usual presence and its usual button fit (None: not yet measured)
 Known = tuple[Calibration, float, np.ndarray | None]
@@ -1462,6 +1466,28 @@ class Rows:
     chosen: dict[str, str]
 
 
+def ramp_frames(pressed: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Frames of a trigger, beside a frame read pulled, whose reading stands clearly above
+    the readings far from a pull (RAMP_ABOVE over their median, RAMP_MARGIN over their
+    95th percentile): a pull ramps in and out over a frame or two, drawn a third filled,
+    and those frames read between the two clusters (Q2 c35-0003, switch-pro's ZR: the
+    frames at 0.19-0.33 read -1.9 at the median, against -4.8 far from a pull; N2
+    c33-0018: -0.65 against -5.7). The frames beside a pull that the truth has released
+    read as far ones do (-4.4 and -4.8 there)."""
+    on = pressed.astype(bool)
+    near = np.convolve(on.astype(np.int32), np.ones(2 * RAMP_REACH + 1, np.int32), "same") > 0
+    far = ~near & np.isfinite(z)
+    if far.sum() < RAMP_FAR:
+        return np.zeros_like(on)
+    # robust to the far frames of a pull read nowhere (c35-0003's 99.9th percentile,
+    # -0.7, was one of those)
+    med, p95 = np.percentile(z[far], [50, 95])
+    top = max(float(med) + RAMP_ABOVE, float(p95) + RAMP_MARGIN)
+    beside = np.r_[False, on[:-1]] | np.r_[on[1:], False]
+    with np.errstate(invalid="ignore"):
+        return ~on & beside & (z > top)
+
+
 def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
     """Per-placement post-processing: button boundaries, stick centre and scale, and
     confidence, over the frames read there."""
@@ -1548,6 +1574,11 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
         if cfg.bound:
             pressed &= bnd[r, j] <= BOUND_SHARE
         buttons[valid, BUTTON_INDEX[slot.name]] = pressed
+        if j in looks.partial:  # a trigger drawn part-filled: its pulls ramp in and out
+            z = np.full(n_rows, np.nan, np.float32)
+            z[valid] = btn[r, j]
+            col = buttons[:, BUTTON_INDEX[slot.name]]
+            col |= ramp_frames(col, z)
     for k, slot in enumerate(looks.sticks):
         if slot.thumb is not None:
             buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > thm_t[k]
