@@ -1039,7 +1039,9 @@ def test_a_flash_behind_a_translucent_skin_is_not_read_as_presses(
     fitted their pressed looks better than the calibration's background under the
     released ones (corpus c27-0000: 117 false presses of eight buttons in runs of 2 to
     7 frames, none pressed). A crop most of whose press pixels lie outside the range any
-    background leaves a pressed look shows no press (bound.py)."""
+    background leaves a pressed look shows no press (bound.py). Read without the
+    trigger's ramp frames, which at CRF 32 add two frames beside pulls here that the
+    truth has released."""
     truth, ov = preset_case(
         tmp_path,
         shared_presets,
@@ -1059,7 +1061,7 @@ def test_a_flash_behind_a_translucent_skin_is_not_read_as_presses(
     false = {}
     for bound in (False, True):
         dst = tmp_path / f"flash-{bound}.actions.h5"
-        ex.extract(ov, dst, ex.ExtractConfig(bound=bound))
+        ex.extract(ov, dst, ex.ExtractConfig(bound=bound, ramps=False))
         pair = ee.load_pair(dst, truth)
         m, sb = pair.scored, pair.shown[: len(BUTTON_INDEX)]
         false[bound] = int((pair.pred.buttons[m][:, sb] & ~pair.true.buttons[m][:, sb]).sum())

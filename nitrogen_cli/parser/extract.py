@@ -75,6 +75,7 @@ class ExtractConfig:
     # no press where a crop lies outside every pressed look's range, or where the game
     # around a see-through button explains it as released (bound.py)
     bound: bool = True
+    ramps: bool = True  # a part-filled trigger's frames beside a pull (`ramp_frames`)
     # Calibrate again where the overlay's presence falls below this share of its level
     # after the last calibration (the game behind a see-through overlay changed); 0: never
     recal_drop: float = 0.85
@@ -1574,7 +1575,7 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
         if cfg.bound:
             pressed &= bnd[r, j] <= BOUND_SHARE
         buttons[valid, BUTTON_INDEX[slot.name]] = pressed
-        if j in looks.partial:  # a trigger drawn part-filled: its pulls ramp in and out
+        if cfg.ramps and j in looks.partial:  # drawn part-filled: its pulls ramp in and out
             z = np.full(n_rows, np.nan, np.float32)
             z[valid] = btn[r, j]
             col = buttons[:, BUTTON_INDEX[slot.name]]
