@@ -13,6 +13,7 @@ from nitrogen_cli import formats, overlays
 from nitrogen_cli.actions import BUTTON_INDEX, Actions, State
 from nitrogen_cli.parser import extract as ex
 from nitrogen_cli.parser.oracle import overlay_from_truth
+from nitrogen_cli.parser.pipeline import Calibration
 from nitrogen_cli.parser.synth import random_states
 from tests.test_extract import make_case
 
@@ -63,6 +64,26 @@ def extracted(ov: Path, truth: Path, log: Callable[[str], None] | None = None) -
     dst = ov.with_name(ov.name.replace(".overlay.h5", ".actions.h5"))
     ex.extract(ov, dst, log=log)
     return ee.load_pair(dst, truth)
+
+
+def misplace(ov: Path, shift: tuple[float, float], stretch: tuple[float, float]) -> np.ndarray:
+    """Move an overlay file's placement by `shift` video px and scale it by `stretch`
+    (x, y), as detection's small errors do; the true transform is returned."""
+    import h5py
+
+    with h5py.File(ov, "r+") as f:
+        true_t = f["overlay"].attrs["transform"].copy()
+        off = true_t.copy()
+        off[:, 2] += shift
+        off[0, 0] *= stretch[0]
+        off[1, 1] *= stretch[1]
+        f["overlay"].attrs["transform"] = off
+    return true_t
+
+
+def first_calibration(ov: Path, dst: Path) -> Calibration:
+    """Extract an overlay file to `dst`; its first calibration."""
+    return ex.extract(ov, dst, ex.ExtractConfig(keep_readings=True)).readings[4]
 
 
 def corpus_video(tmp: Path) -> tuple[Path, Path]:
@@ -333,7 +354,6 @@ def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path
     """Detection placed corpus c25-0018's thin-lined skin 1 px low and 0.9% short; the
     calibration's alignment moved it a third of the way, the fitted opacity fell from
     0.83 to 0.55 and the right trigger's presses went unread (1146 of 1149)."""
-    import h5py
 
     truth, ov = preset_case(
         tmp_path,
@@ -351,15 +371,9 @@ def test_a_placement_a_pixel_off_is_aligned(tmp_path: Path, shared_presets: Path
         opacity=0.83,
         placements=[{"x": 1060, "y": 583, "scale": 0.1026}],
     )
-    with h5py.File(ov, "r+") as f:
-        true_t = f["overlay"].attrs["transform"].copy()
-        off = true_t.copy()
-        off[1, 2] += 1.0
-        off[1, 1] *= 0.991
-        f["overlay"].attrs["transform"] = off
+    true_t = misplace(ov, (0.0, 1.0), (1.0, 0.991))
     dst = tmp_path / "off.actions.h5"
-    result = ex.extract(ov, dst, ex.ExtractConfig(keep_readings=True))
-    cal = result.readings[4]
+    cal = first_calibration(ov, dst)
     fig = ee.figures([ee.load_pair(dst, truth)])
     assert fig["f1"]["right_trigger"]["pressed"] >= 5
     assert passes(fig), fig
@@ -380,7 +394,6 @@ def test_translucent_line_art_half_a_pixel_off_is_aligned(
     the smooth background, and ECC followed the game's edges in it, to a place where the
     gain fell to 0.05. Judged against detection's opacity, the lines are drawn at it and
     the placement is aligned again, each step kept where it explains the overlay better."""
-    import h5py
 
     truth, ov = preset_case(
         tmp_path,
@@ -398,16 +411,9 @@ def test_translucent_line_art_half_a_pixel_off_is_aligned(
         opacity=0.64,
         placements=[{"x": 1000, "y": 560, "scale": 0.1024}],
     )
-    with h5py.File(ov, "r+") as f:
-        true_t = f["overlay"].attrs["transform"].copy()
-        off = true_t.copy()
-        off[0, 2] += 0.5
-        off[1, 2] += 0.6
-        off[0, 0] *= 0.992
-        f["overlay"].attrs["transform"] = off
+    true_t = misplace(ov, (0.5, 0.6), (0.992, 1.0))
     dst = tmp_path / "thin.actions.h5"
-    result = ex.extract(ov, dst, ex.ExtractConfig(keep_readings=True))
-    cal = result.readings[4]
+    cal = first_calibration(ov, dst)
     assert abs(float(np.mean(cal.gain)) / 0.64 - 1) < 0.2, cal.gain
     w, h = overlays.load_folder(shared_presets / "xbox-controller")[0].size
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
