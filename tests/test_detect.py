@@ -247,35 +247,31 @@ def test_an_overlay_moved_where_the_first_search_did_not_look(tmp_path: Path, bu
         assert iou(det.bbox, second) >= 0.9  # 70 of the 120 frames show it there
 
 
-@pytest.mark.slow
-def test_an_overlay_moved_a_little_for_a_while_is_recorded_where_it_went(
-    tmp_path: Path, builtins
-) -> None:
-    """Like corpus c26-0026: moved 42 px and shrunk by 9% for a sixth of the video, the
-    overlay overlaps its box by 0.7 and scores too low there in 3 samples. Those samples
-    are searched again on their own and record the box it went to (extraction reads those
-    frames there), while the stable box stays the one most frames show."""
-    first, second = [12, 420], [40, 405]
+def moved_clip(
+    tmp_path: Path,
+    id: str,
+    seed: int,
+    opacity: float,
+    placements: list[tuple[int, int, float]],
+    runs: list[tuple[int, int, int]],
+) -> tuple[Path, np.ndarray]:
+    """A 600-frame Boxing clip whose xbox-white overlay stands at `placements` (x, y,
+    scale) over the frame `runs` (start, end, placement); and the truth's box per frame."""
     mp4 = corpus_clip(
         tmp_path,
-        id="nudged",
-        k=26,
-        seed=26,
+        id=id,
+        k=seed,
+        seed=seed,
         games=["nitrogen/Boxing-v0"],
         fps=30,
         frames=600,
         canvas=[1280, 720],
         crf=26,
         template="builtin/xbox-white",
-        opacity=0.8,
-        placements=[
-            {"x": first[0], "y": first[1], "scale": 0.5},
-            {"x": second[0], "y": second[1], "scale": 0.455},
-        ],
+        opacity=opacity,
+        placements=[{"x": x, "y": y, "scale": sc} for x, y, sc in placements],
         segments=[
-            {"start": 0, "end": 400, "game": 0, "phase": 0, "placement": 0},
-            {"start": 400, "end": 500, "game": 0, "phase": 0, "placement": 1},
-            {"start": 500, "end": 600, "game": 0, "phase": 0, "placement": 0},
+            {"start": a, "end": b, "game": 0, "phase": 0, "placement": k} for a, b, k in runs
         ],
         display={"align": "center", "aspect": "native", "filter": "nearest", "zoom": 1.0},
         background={"kind": "solid", "colour": [0, 24, 18]},
@@ -287,6 +283,25 @@ def test_an_overlay_moved_a_little_for_a_while_is_recorded_where_it_went(
     with formats.open_file(truth, "truth") as f:
         boxes = formats.read_bbox_per_frame(f)
     assert boxes is not None
+    return mp4, boxes
+
+
+@pytest.mark.slow
+def test_an_overlay_moved_a_little_for_a_while_is_recorded_where_it_went(
+    tmp_path: Path, builtins
+) -> None:
+    """Like corpus c26-0026: moved 42 px and shrunk by 9% for a sixth of the video, the
+    overlay overlaps its box by 0.7 and scores too low there in 3 samples. Those samples
+    are searched again on their own and record the box it went to (extraction reads those
+    frames there), while the stable box stays the one most frames show."""
+    mp4, boxes = moved_clip(
+        tmp_path,
+        "nudged",
+        26,
+        0.8,
+        [(12, 420, 0.5), (40, 405, 0.455)],
+        [(0, 400, 0), (400, 500, 1), (500, 600, 0)],
+    )
     assert 0.5 < iou(boxes[450], boxes[0]) < 0.8
     lines: list[str] = []
     det = detect.detect(mp4, builtins, log=lines.append)
@@ -311,37 +326,9 @@ def test_an_overlay_moved_a_little_and_kept_there_is_found_where_it_stayed(
     stays there. The first search finds it at its first box (12 of 25 samples), and the
     13 others at the box it went to, which overlaps the first by 0.64: near it. The first
     box keeps its samples, so it moved, and the stable box is the one most frames show."""
-    first, second = [16, 16], [46, 46]
-    mp4 = corpus_clip(
-        tmp_path,
-        id="settled",
-        k=35,
-        seed=35,
-        games=["nitrogen/Boxing-v0"],
-        fps=30,
-        frames=600,
-        canvas=[1280, 720],
-        crf=26,
-        template="builtin/xbox-white",
-        opacity=0.9,
-        placements=[
-            {"x": first[0], "y": first[1], "scale": 0.5},
-            {"x": second[0], "y": second[1], "scale": 0.4},
-        ],
-        segments=[
-            {"start": 0, "end": 260, "game": 0, "phase": 0, "placement": 0},
-            {"start": 260, "end": 600, "game": 0, "phase": 0, "placement": 1},
-        ],
-        display={"align": "center", "aspect": "native", "filter": "nearest", "zoom": 1.0},
-        background={"kind": "solid", "colour": [0, 24, 18]},
-        player="auto",
-        human={"dpad_prob": 0.1, "idle_rate": 0.02, "mistake_rate": 0.1, "reaction_s": 0.25},
-        template_dirs=[],
+    mp4, boxes = moved_clip(
+        tmp_path, "settled", 35, 0.9, [(16, 16, 0.5), (46, 46, 0.4)], [(0, 260, 0), (260, 600, 1)]
     )
-    truth = mp4.with_suffix("").with_suffix(".truth.h5")
-    with formats.open_file(truth, "truth") as f:
-        boxes = formats.read_bbox_per_frame(f)
-    assert boxes is not None
     assert 0.5 < iou(boxes[300], boxes[0]) < 0.8
     lines: list[str] = []
     det = detect.detect(mp4, builtins, log=lines.append)

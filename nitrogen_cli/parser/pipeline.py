@@ -62,24 +62,32 @@ def calibrate(
     for j, img in looks.fill_regions:
         fills.setdefault(looks.button_boxes[j], []).append(img)
 
-    def fit(cm: CanvasMap, through: bool = True) -> tuple:
+    def fitted(cm: CanvasMap) -> tuple:
+        """(canvases, their mean, gain, smooth background) at placement `cm`."""
         canv = np.stack([cm.from_rgb_roi(r) for r in rois])
         mean = canv.mean(axis=0)
         gain, bmap = calib.fit_opacity(canv, looks.rest, looks.static, mean=mean)
-        if not through:
-            return canv, mean, gain, bmap, None
-        bg = calib.see_through(
+        return canv, mean, gain, bmap
+
+    def through(
+        canv: np.ndarray, gain: np.ndarray, bmap: np.ndarray, more: Sequence[tuple] = ()
+    ) -> np.ndarray:
+        """The background seen through the overlay (`more`: other boxes and their looks)."""
+        return calib.see_through(
             canv,
             looks.rest,
             gain,
             bmap,
             held,
-            pressed,
+            [*pressed, *more],
             unsplit=looks.stick_boxes,
             also=also,
             fills=fills,
         )
-        return canv, mean, gain, bmap, bg
+
+    def fit(cm: CanvasMap) -> tuple:
+        canv, mean, gain, bmap = fitted(cm)
+        return canv, mean, gain, bmap, through(canv, gain, bmap)
 
     canv, mean, gain, bmap, bg = fit(cmap)
     # Aligned against the smooth background spread in from the clear pixels, not the one
@@ -97,9 +105,10 @@ def calibrate(
             canv, mean, gain, bmap, bg = canv2, mean2, gain2, bmap2, bg2
             cmap, aligned = moved, True
     if align and opacity and float(np.mean(gain)) < LOW_GAIN * opacity:
-        cmap, aligned, canv, mean, gain, bmap, bg = _realigned(
-            cmap, aligned, canv, mean, gain, bmap, bg, looks, fit, opacity
-        )
+        again = _realigned(cmap, mean, gain, bmap, looks, fitted, opacity)
+        if again is not None:
+            cmap, (canv, mean, gain, bmap) = again
+            bg, aligned = through(canv, gain, bmap), True
     click_bg = None
     if any(s.thumb for s in looks.sticks):
         # A click is judged at the stick's cell against looks that differ in a few pixels,
@@ -108,54 +117,43 @@ def calibrate(
         at_rest = [
             ((x, y, w, h), looks.rest[y : y + h, x : x + w]) for x, y, w, h in looks.stick_boxes
         ]
-        click_bg = calib.see_through(
-            canv,
-            looks.rest,
-            gain,
-            bmap,
-            held,
-            pressed + at_rest,
-            unsplit=looks.stick_boxes,
-            also=also,
-            fills=fills,
-        )
+        click_bg = through(canv, gain, bmap, at_rest)
     presence = calib.Presence(looks.rest, looks.static, gain, bg)
     return Calibration(cmap, gain, bg, presence, aligned, click_bg)
 
 
 def _realigned(
     cmap: CanvasMap,
-    aligned: bool,
-    canv: np.ndarray,
     mean: np.ndarray,
     gain: np.ndarray,
     bmap: np.ndarray,
-    bg: np.ndarray,
     looks: Looks,
-    fit: Callable[[CanvasMap], tuple],
+    fitted: Callable[[CanvasMap], tuple],
     opacity: float,
-) -> tuple:
+) -> tuple[CanvasMap, tuple] | None:
     """Thin lines placed a fraction of a pixel off, against detection's opacity: ECC's
     basin is narrow on them, so it is run again from where it got to, and each step is
     judged on the smooth background alone (the one seen through the overlay explains
     every pixel it lets through, wherever it is placed). Q2 c35-0009, line art at scale
     0.1 placed 0.5 px off and 0.8% narrow: gain 0.41 of detection's opacity, the first
     step went a third of the way and was dropped, and 396 frames were taken for no
-    overlay; three steps take it to 0.89."""
+    overlay; three steps take it to 0.89. The placement moved to and `fitted`'s figures
+    there, or None where no step was kept."""
     res = calib.fit_residual(mean, looks.rest, looks.static, gain, bmap)
-    moved_any = False
+    # the lines drawn at detection's opacity: at the low gain fitted, the model is mostly
+    # the smooth background, and ECC follows the game's edges in it
+    lines = np.full(3, opacity, np.float32)
+    out = None
     for _ in range(ALIGN_STEPS):
-        # the lines drawn at detection's opacity: at the low gain fitted, the model is
-        # mostly the smooth background, and ECC follows the game's edges in it
-        corr = calib.refine_alignment(mean, looks.rest, np.full(3, opacity, np.float32), bmap)
+        corr = calib.refine_alignment(mean, looks.rest, lines, bmap)
         if corr is None:
             break
         moved = cmap.refined(corr)
-        canv2, mean2, gain2, bmap2, _ = fit(moved, False)
+        fit = fitted(moved)
+        _, mean2, gain2, bmap2 = fit
         res2 = calib.fit_residual(mean2, looks.rest, looks.static, gain2, bmap2)
         if res2 >= ALIGN_BETTER * res:
             break
-        cmap, canv, mean, gain, bmap, res, moved_any = moved, canv2, mean2, gain2, bmap2, res2, True
-    if moved_any:
-        bg = fit(cmap)[4]
-    return cmap, aligned or moved_any, canv, mean, gain, bmap, bg
+        cmap, mean, bmap, res = moved, mean2, bmap2, res2
+        out = (cmap, fit)
+    return out
