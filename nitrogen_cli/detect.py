@@ -723,9 +723,10 @@ class Detection:
     sample_bbox: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     sample_score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     why: str = ""  # when not found: a short reason for the note
-    # other skins of the template's layout that fit the samples exactly as well: they
-    # draw the same pixels at rest (only a pressed look differs), so no sample tells
-    # them apart; extract-actions compares presses with their looks too
+    # other skins of the template's layout that fit the samples exactly as well, and
+    # twin layouts over its atlas the samples voted for neither way: they draw the same
+    # pixels at rest (only a pressed look differs), so no sample tells them apart;
+    # extract-actions compares presses with their looks too
     ties: list[Template] = field(default_factory=list)
 
     def info(self) -> dict[str, Any]:
@@ -1288,12 +1289,32 @@ def decide(
     alike = scored_alike(fr.mean(shown, "full"), fr.f_full, place, feats, cfg)
     twins = look_alikes(alike, lambda i: len(templates[i].shows))
     place = twins[0]
-    for other in twins[1:]:
+    votes: dict[str, tuple[str, float]] = {}  # per twin: against which, and its vote
+
+    def vote_on(other: Placement) -> float:
         a, b = templates[place.feat.id], templates[other.feat.id]
         vote = twin_moves([fr.mids[i] for i in shown], fr.f_mid, place, a, b)
         log(f"twin {other.feat.id}: vote {vote:+.2f} against {place.feat.id}")
-        if vote >= cfg.min_frames:
+        votes[other.feat.id] = (place.feat.id, vote)
+        return vote
+
+    for other in twins[1:]:
+        if vote_on(other) >= cfg.min_frames:
             place = other
+    # Twins with the same parts as the one taken that the frames voted for neither way
+    # differ only where a rare press lights up (gameboy-pixel's `overlay` and
+    # `overlay-color` light start at different pixels, and start is pressed in under 1%
+    # of frames): they go to extract-actions as ties, which sees every frame.
+    unsure: list[str] = []
+    parts = set(templates[place.feat.id].shows)
+    for other in twins:
+        if other is place or set(templates[other.feat.id].shows) != parts:
+            continue
+        against, vote = votes.get(other.feat.id, ("", 0.0))
+        if against != place.feat.id:
+            vote = vote_on(other)
+        if abs(vote) < cfg.min_frames:
+            unsure.append(other.feat.id)
     log(
         f"stable: {place.feat.id} {[round(v) for v in place.bbox]} score {place.score:.3f} "
         f"R² {place.r2:.3f} op {place.opacity:.2f}, {agree} of {n} frames, "
@@ -1352,7 +1373,7 @@ def decide(
         det.template = templates[place.feat.id]
         det.bbox = tuple(float(v) for v in place.bbox)  # type: ignore[assignment]
         det.transform = place.transform
-        det.ties = [templates[i] for i in tied_skins(alike, place)]
+        det.ties = [templates[i] for i in tied_skins(alike, place) + unsure]
         if det.ties:
             log(f"tied at rest: {[t.id for t in det.ties]}")
     else:  # then no frame shows it either
@@ -1700,5 +1721,6 @@ def write_detection(dst: str | Path, det: Detection) -> Path:
             for k, t in enumerate(det.ties):  # what extract-actions needs of each
                 d = g.create_dataset(f"ties/{k}", data=np.frombuffer(t.atlas_png, np.uint8))
                 d.attrs["template"] = t.id
+                d.attrs["layout"] = t.layout
                 d.attrs["layout_json"] = t.layout_json
     return Path(dst)

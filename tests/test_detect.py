@@ -646,7 +646,8 @@ def test_twins_nothing_tells_apart_take_the_layout_named_for_the_texture(
 ) -> None:
     """gameboy-pixel's `overlay` and `overlay-color` layouts draw the same pixels unless
     start or select is pressed (never, in this game): the sampled frames tie, and the
-    layout named for the texture is taken."""
+    layout named for the texture is taken, and the other goes with it as a tie for
+    extract-actions, which sees the frames where start is pressed."""
     lib = overlays.load_templates([shared_presets / "gameboy-pixel"], builtin=False)
     mp4 = preset_clip(
         tmp_path,
@@ -660,6 +661,11 @@ def test_twins_nothing_tells_apart_take_the_layout_named_for_the_texture(
     det = detect.detect(mp4, lib)
     assert det.found, det.why
     assert det.template is not None and det.template.id == f"gameboy-pixel/{texture}@{layout}"
+    twin = "overlay" if layout == "overlay-color" else "overlay-color"
+    assert [t.id for t in det.ties] == [f"gameboy-pixel/{texture}@{twin}"]
+    dst = detect.write_detection(tmp_path / "twin.overlay.h5", det)
+    with formats.open_file(dst, "overlay") as f:
+        assert f["overlay/ties/0"].attrs["layout"] == f"gameboy-pixel@{twin}"
 
 
 @pytest.mark.slow

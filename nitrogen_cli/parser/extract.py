@@ -511,7 +511,12 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
         formats.verify_input(f, video)
         tied = (
             [
-                (str(d.attrs["template"]), str(d.attrs["layout_json"]), d[()].tobytes())
+                (
+                    str(d.attrs["template"]),
+                    str(d.attrs.get("layout", info.get("layout"))),
+                    str(d.attrs["layout_json"]),
+                    d[()].tobytes(),
+                )
                 for _, d in sorted(f["overlay/ties"].items(), key=lambda kv: int(kv[0]))
             ]
             if "overlay/ties" in f
@@ -533,7 +538,7 @@ def read_overlay_file(path: str | Path) -> OverlayInfo:
         template = Template.from_bytes(
             info["layout_json"], atlas, id=str(info["template"]), layout=info.get("layout")
         )
-        ties = [Template.from_bytes(j, png, id=i, layout=info.get("layout")) for i, j, png in tied]
+        ties = [Template.from_bytes(j, png, id=i, layout=lay) for i, lay, j, png in tied]
     except TemplateError as exc:
         raise formats.FormatError(f"its template cannot be rebuilt: {exc}") from None
     transform = np.asarray(info["transform"], np.float64).reshape(2, 3)
@@ -907,9 +912,11 @@ def _read(
     pcfg = net.cfg
     transform = placed_transform(ov, box)
     cmap = CanvasMap.make(transform, ov.template.size, (vinfo.width, vinfo.height))
-    looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid)
+    every = [ov.template, *ov.ties]
+    looks = build_looks(ov.template, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid, also=every)
     others = {
-        t.id: build_looks(t, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid) for t in ov.ties
+        t.id: build_looks(t, cmap.scale, pcfg.size, pcfg.stick_size, pcfg.grid, also=every)
+        for t in ov.ties
     }
     tied = tied_looks(looks, list(others.items()))
     tied_fit = np.zeros((2, len(tied)))  # summed over every calibration's parser

@@ -15,6 +15,7 @@ itself, the network that compares them with a crop never has to know the skin.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -141,9 +142,14 @@ def build_looks(
     stick_size: int = 32,
     grid: int = 15,
     renderer: Renderer | None = None,
+    also: Sequence[Template] = (),
 ) -> Looks:
-    """Render every look the parser needs for `template` at canvas `scale`."""
+    """Render every look the parser needs for `template` at canvas `scale`. A button's
+    box also covers where templates `also` (twin layouts over the same canvas) draw it,
+    so that their looks of it are cut from one box and can be compared."""
     r = renderer or template.renderer(scale)
+    twins = [t.renderer(scale) for t in also if t is not template]
+    twins = [t for t in twins if (t.width, t.height) == (r.width, r.height)]
     shows = set(template.shows)
     sticks = [n for n in STICKS if n in shows]
     # a click drawn apart from its stick (a label) is read as a button, at the label
@@ -153,7 +159,14 @@ def build_looks(
 
     def box(name: str) -> tuple[int, int, int, int]:
         x, y, w, h = r.out_box(apart[name]) if name in apart else r.box(name)
-        return (int(x), int(y), max(1, int(w)), max(1, int(h)))
+        x1, y1 = x + max(1, w), y + max(1, h)
+        if name not in apart:
+            for t in twins:
+                if name in t.template.boxes:
+                    tx, ty, tw, th = t.box(name)
+                    x, y = min(x, tx), min(y, ty)
+                    x1, y1 = max(x1, tx + max(1, tw)), max(y1, ty + max(1, th))
+        return (int(x), int(y), int(x1 - x), int(y1 - y))
 
     def region(state: State, b: tuple[int, int, int, int]) -> np.ndarray:
         return np.ascontiguousarray(r.premultiplied(state, b), dtype=np.float32)
