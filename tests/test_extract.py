@@ -278,3 +278,50 @@ def test_samples_that_show_the_overlay_elsewhere_give_the_frames_to_read_there()
     near = [12.0, 401.0, 298.0, 149.0]
     assert spans(home, away, home, home) == []
     assert spans(home, near, near, home) == []
+
+
+def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_over_0() -> None:
+    """A game moving behind a see-through skin scatters a never-pressed button's readings
+    up to a little over the network's boundary (corpus E2 c25-0027, SNES west: 36 false
+    frames at 0.0-1.9). Where the video's readings give no boundary of their own, a face
+    or menu button is pressed above QUIET_BAR; a d-pad arm still at 0."""
+    from nitrogen_cli.parser.looks import build_looks
+
+    t = overlays.get_template("builtin/snes-outline")
+    looks = build_looks(t, 0.5)
+    names = [s.name for s in looks.buttons]
+    n = 600
+    rng = np.random.default_rng(0)
+    logits = rng.normal(-7.0, 1.0, (n, len(names))).astype(np.float32)
+    south, west, up = names.index("south"), names.index("west"), names.index("dpad_up")
+    logits[100:110, south] = 8.0  # a press, read as presses are
+    blips = np.arange(200, 560, 30)
+    logits[blips, west] = 0.4  # the game behind, just over 0
+    logits[blips, up] = 0.4
+    reads = ex.Readings(
+        index=[np.arange(n)],
+        button=[logits],
+        stick=[np.zeros((n, 0, 2), np.float32)],
+        thumb=[np.zeros((n, 0), np.float32)],
+        peak=[np.zeros((n, 0), np.float32)],
+        presence=[np.full(n, 0.9, np.float32)],
+        bound=[np.zeros((n, len(names)), np.float32)],
+    )
+    run = ex.Placed(
+        np.array([0.0, 0.0, 100.0, 50.0]),
+        (0, None),
+        reads,
+        looks,
+        None,
+        [],
+        np.zeros((2, 0)),
+        "",
+        n,
+        0,
+        None,
+    )
+    rows = ex._rows(run, n, ex.ExtractConfig())
+    assert rows.buttons[100:110, BUTTON_INDEX["south"]].all()
+    assert rows.buttons[:, BUTTON_INDEX["south"]].sum() == 10
+    assert not rows.buttons[:, BUTTON_INDEX["west"]].any()
+    assert rows.buttons[blips, BUTTON_INDEX["dpad_up"]].all()
