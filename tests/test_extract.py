@@ -284,7 +284,8 @@ def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_o
     """A game moving behind a see-through skin scatters a never-pressed button's readings
     up to a little over the network's boundary (corpus E2 c25-0027, SNES west: 36 false
     frames at 0.0-1.9). Where the video's readings give no boundary of their own, a face
-    or menu button is pressed above QUIET_BAR; a d-pad arm still at 0."""
+    or menu button is pressed above QUIET_BAR; a d-pad arm still at 0. A press of a frame
+    or two that never reads BLIP_PEAK is dropped too; a longer or a clear one is kept."""
     from nitrogen_cli.parser.looks import build_looks
 
     t = overlays.get_template("builtin/snes-outline")
@@ -298,6 +299,10 @@ def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_o
     blips = np.arange(200, 560, 30)
     logits[blips, west] = 0.4  # the game behind, just over 0
     logits[blips, up] = 0.4
+    east = names.index("east")
+    logits[300:302, east] = 1.5  # a frame or two brushing the boundary: the game
+    logits[400:402, east] = 6.0  # a short press, read as presses are
+    logits[500:503, east] = 1.5  # held three frames: kept
     reads = ex.Readings(
         index=[np.arange(n)],
         button=[logits],
@@ -325,3 +330,5 @@ def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_o
     assert rows.buttons[:, BUTTON_INDEX["south"]].sum() == 10
     assert not rows.buttons[:, BUTTON_INDEX["west"]].any()
     assert rows.buttons[blips, BUTTON_INDEX["dpad_up"]].all()
+    pressed_east = np.flatnonzero(rows.buttons[:, BUTTON_INDEX["east"]])
+    assert pressed_east.tolist() == [400, 401, 500, 501, 502]
