@@ -263,6 +263,35 @@ def test_a_new_game_behind_a_see_through_skin_is_calibrated_anew(tmp_path: Path)
     assert not passes(once)
 
 
+def read_as_named(
+    tmp: Path, ov: Path, named: overlays.Template, ties: list[overlays.Template]
+) -> tuple[Actions, dict]:
+    """Extract an overlay file's video as if detection had named `named` and recorded
+    `ties`: the actions, and which skin's looks each tied button was read by."""
+    from nitrogen_cli import detect
+
+    with formats.open_file(ov, "overlay") as f:
+        o = formats.read_overlay(f)
+    det = detect.Detection(
+        o["video"],
+        30.0,
+        int(o["frame_count"]),
+        int(o["width"]),
+        int(o["height"]),
+        True,
+        template=named,
+        ties=ties,
+    )
+    det.bbox = tuple(o["bbox"])  # type: ignore[assignment]
+    det.transform = np.asarray(o["transform"])
+    src = detect.write_detection(tmp / f"named-{len(ties)}.overlay.h5", det)
+    dst = tmp / f"named-{len(ties)}.actions.h5"
+    ex.extract(src, dst)
+    got, _ = formats.read_actions_file(dst)
+    with formats.open_file(dst, "actions") as f:
+        return got, formats.read_meta(f)["pressed_looks_from"]
+
+
 @pytest.mark.slow
 def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
     tmp_path: Path, shared_presets: Path
@@ -272,7 +301,6 @@ def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
     videos read as SNES missed SNESAlt's south presses by the thousand). extract-actions
     reads those buttons against both skins' looks and takes the skin whose looks explain
     the crops better."""
-    from nitrogen_cli import detect
 
     skins = {t.id: t for t in overlays.load_folder(shared_presets / "snes")}
     shown, named = skins["snes/SNESAlt"], skins["snes/SNES"]
@@ -281,23 +309,11 @@ def test_skins_tied_at_rest_read_presses_by_the_skin_the_video_shows(
     ex.extract(ov, tmp_path / "shown.actions.h5")
     got, _ = formats.read_actions_file(tmp_path / "shown.actions.h5")
     right = (got.buttons == truth.buttons).mean()  # the skin it shows, named
-    with formats.open_file(ov, "overlay") as f:
-        o = formats.read_overlay(f)
     accuracy = {}
     for ties in ([], [shown]):
-        det = detect.Detection(
-            o["video"], 30.0, len(states), 560, 360, True, template=named, ties=ties
-        )
-        det.bbox = tuple(o["bbox"])  # type: ignore[assignment]
-        det.transform = np.asarray(o["transform"])
-        src = detect.write_detection(tmp_path / f"named-{len(ties)}.overlay.h5", det)
-        dst = tmp_path / f"named-{len(ties)}.actions.h5"
-        ex.extract(src, dst)
-        got, _ = formats.read_actions_file(dst)
+        got, picked = read_as_named(tmp_path, ov, named, ties)
         accuracy[len(ties)] = (got.buttons == truth.buttons).mean()
         if ties:
-            with formats.open_file(dst, "actions") as f:
-                picked = formats.read_meta(f)["pressed_looks_from"]
             assert picked and set(picked.values()) == {"snes/SNESAlt"}, picked
     assert right >= 0.95
     # within 0.01: a button whose press the tied skins draw apart cannot have its frames
@@ -318,7 +334,6 @@ def test_twin_layouts_tied_at_rest_read_start_where_the_video_lights_it(
     c25-0008, `overlay` named `overlay-color`: 12 of 12 start presses missed).
     extract-actions cuts start's looks from a box that covers both twins' and takes the
     twin whose press explains the crops."""
-    from nitrogen_cli import detect
 
     lib = {t.id: t for t in overlays.load_folder(shared_presets / "gameboy-pixel")}
     shown = lib["gameboy-pixel/gameboy-color@overlay"]
@@ -327,27 +342,15 @@ def test_twin_layouts_tied_at_rest_read_start_where_the_video_lights_it(
     _, ov, truth = make_case(tmp_path, shown, states, width=120, opacity=0.9, size=(560, 360))
     start = BUTTON_INDEX["start"]
     assert truth.buttons[:, start].sum() >= 10
-    with formats.open_file(ov, "overlay") as f:
-        o = formats.read_overlay(f)
     found = {}
     for ties in ([], [shown]):
-        det = detect.Detection(
-            o["video"], 30.0, len(states), 560, 360, True, template=named, ties=ties
-        )
-        det.bbox = tuple(o["bbox"])  # type: ignore[assignment]
-        det.transform = np.asarray(o["transform"])
-        src = detect.write_detection(tmp_path / f"named-{len(ties)}.overlay.h5", det)
-        dst = tmp_path / f"named-{len(ties)}.actions.h5"
-        ex.extract(src, dst)
-        got, _ = formats.read_actions_file(dst)
+        got, picked = read_as_named(tmp_path, ov, named, ties)
         hit = got.buttons[:, start] & truth.buttons[:, start]
         found[len(ties)] = (
             int(hit.sum()),
             int((got.buttons[:, start] != truth.buttons[:, start]).sum()),
         )
         if ties:
-            with formats.open_file(dst, "actions") as f:
-                picked = formats.read_meta(f)["pressed_looks_from"]
             assert picked.get("start") == shown.id, picked
     pressed = int(truth.buttons[:, start].sum())
     assert found[1][1] <= 2, (pressed, found)
