@@ -332,3 +332,43 @@ def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_o
     assert rows.buttons[blips, BUTTON_INDEX["dpad_up"]].all()
     pressed_east = np.flatnonzero(rows.buttons[:, BUTTON_INDEX["east"]])
     assert pressed_east.tolist() == [400, 401, 500, 501, 502]
+
+
+def test_a_stick_click_of_a_frame_or_two_that_never_reads_clearly_is_dropped() -> None:
+    """The same for a click read at its stick: nes-pixel and snes-pixel analog skins over
+    a moving game read left_thumb pressed in runs of a frame or two (corpus H2 c24-0043:
+    75 false frames)."""
+    from nitrogen_cli.parser.looks import build_looks
+
+    looks = build_looks(overlays.get_template("builtin/xbox-white"), 0.3)
+    nb, ns = len(looks.buttons), len(looks.sticks)
+    n = 400
+    thumbs = np.full((n, ns), -7.0, np.float32)
+    thumbs[100:102, 0] = 1.5  # brushing the boundary
+    thumbs[200:206, 0] = 6.0  # a click
+    reads = ex.Readings(
+        index=[np.arange(n)],
+        button=[np.full((n, nb), -7.0, np.float32)],
+        stick=[np.zeros((n, ns, 2), np.float32)],
+        thumb=[thumbs],
+        peak=[np.ones((n, ns), np.float32)],
+        presence=[np.full(n, 0.9, np.float32)],
+        bound=[np.zeros((n, nb), np.float32)],
+    )
+    run = ex.Placed(
+        np.array([0.0, 0.0, 100.0, 60.0]),
+        (0, None),
+        reads,
+        looks,
+        None,
+        [],
+        np.zeros((2, 0)),
+        "",
+        n,
+        0,
+        None,
+    )
+    rows = ex._rows(run, n, ex.ExtractConfig())
+    assert np.flatnonzero(rows.buttons[:, BUTTON_INDEX["left_thumb"]]).tolist() == list(
+        range(200, 206)
+    )
