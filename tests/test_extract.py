@@ -280,6 +280,36 @@ def test_samples_that_show_the_overlay_elsewhere_give_the_frames_to_read_there()
     assert spans(home, near, near, home) == []
 
 
+def rows_of(looks, buttons: np.ndarray, thumbs: np.ndarray) -> ex.Rows:
+    """Post-processing (`_rows`) of readings given per frame: button and stick-click
+    logits; the overlay shown throughout, sticks centred."""
+    n, nb = buttons.shape
+    ns = thumbs.shape[1]
+    reads = ex.Readings(
+        index=[np.arange(n)],
+        button=[buttons],
+        stick=[np.zeros((n, ns, 2), np.float32)],
+        thumb=[thumbs],
+        peak=[np.ones((n, ns), np.float32)],
+        presence=[np.full(n, 0.9, np.float32)],
+        bound=[np.zeros((n, nb), np.float32)],
+    )
+    run = ex.Placed(
+        np.array([0.0, 0.0, 100.0, 60.0]),
+        (0, None),
+        reads,
+        looks,
+        None,
+        [],
+        np.zeros((2, 0)),
+        "",
+        n,
+        0,
+        None,
+    )
+    return ex._rows(run, n, ex.ExtractConfig())
+
+
 def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_over_0() -> None:
     """A game moving behind a see-through skin scatters a never-pressed button's readings
     up to a little over the network's boundary (corpus E2 c25-0027, SNES west: 36 false
@@ -303,29 +333,7 @@ def test_a_face_button_the_video_never_presses_is_not_pressed_by_readings_just_o
     logits[300:302, east] = 1.5  # a frame or two brushing the boundary: the game
     logits[400:402, east] = 6.0  # a short press, read as presses are
     logits[500:503, east] = 1.5  # held three frames: kept
-    reads = ex.Readings(
-        index=[np.arange(n)],
-        button=[logits],
-        stick=[np.zeros((n, 0, 2), np.float32)],
-        thumb=[np.zeros((n, 0), np.float32)],
-        peak=[np.zeros((n, 0), np.float32)],
-        presence=[np.full(n, 0.9, np.float32)],
-        bound=[np.zeros((n, len(names)), np.float32)],
-    )
-    run = ex.Placed(
-        np.array([0.0, 0.0, 100.0, 50.0]),
-        (0, None),
-        reads,
-        looks,
-        None,
-        [],
-        np.zeros((2, 0)),
-        "",
-        n,
-        0,
-        None,
-    )
-    rows = ex._rows(run, n, ex.ExtractConfig())
+    rows = rows_of(looks, logits, np.zeros((n, 0), np.float32))
     assert rows.buttons[100:110, BUTTON_INDEX["south"]].all()
     assert rows.buttons[:, BUTTON_INDEX["south"]].sum() == 10
     assert not rows.buttons[:, BUTTON_INDEX["west"]].any()
@@ -346,29 +354,7 @@ def test_a_stick_click_of_a_frame_or_two_that_never_reads_clearly_is_dropped() -
     thumbs = np.full((n, ns), -7.0, np.float32)
     thumbs[100:102, 0] = 1.5  # brushing the boundary
     thumbs[200:206, 0] = 6.0  # a click
-    reads = ex.Readings(
-        index=[np.arange(n)],
-        button=[np.full((n, nb), -7.0, np.float32)],
-        stick=[np.zeros((n, ns, 2), np.float32)],
-        thumb=[thumbs],
-        peak=[np.ones((n, ns), np.float32)],
-        presence=[np.full(n, 0.9, np.float32)],
-        bound=[np.zeros((n, nb), np.float32)],
-    )
-    run = ex.Placed(
-        np.array([0.0, 0.0, 100.0, 60.0]),
-        (0, None),
-        reads,
-        looks,
-        None,
-        [],
-        np.zeros((2, 0)),
-        "",
-        n,
-        0,
-        None,
-    )
-    rows = ex._rows(run, n, ex.ExtractConfig())
+    rows = rows_of(looks, np.full((n, nb), -7.0, np.float32), thumbs)
     assert np.flatnonzero(rows.buttons[:, BUTTON_INDEX["left_thumb"]]).tolist() == list(
         range(200, 206)
     )

@@ -1505,6 +1505,12 @@ def ramp_frames(pressed: np.ndarray, z: np.ndarray) -> np.ndarray:
         return ~on & beside & (z > top)
 
 
+def _face_or_menu(name: str) -> bool:
+    """A button QUIET_BAR and `blips` judge: not a trigger (part-filled pulls read low),
+    not a d-pad arm (the bar there cost G2 409 missed frames)."""
+    return name not in TRIGGERS and not name.startswith("dpad_")
+
+
 def blips(pressed: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Presses of at most BLIP_FRAMES frames whose readings (z, frame order) all stay
     under BLIP_PEAK: a game moving behind a see-through skin brushes a button's boundary
@@ -1569,7 +1575,7 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
             btn_t[j] = calib.button_threshold(btn[timed, j], up=j not in looks.partial)
             if btn_t[j]:
                 thresholds[slot.name] = float(btn_t[j])
-            elif slot.name not in TRIGGERS and not slot.name.startswith("dpad_"):
+            elif _face_or_menu(slot.name):
                 btn_t[j] = QUIET_BAR
         for k, slot in enumerate(looks.sticks):
             if slot.thumb is not None:
@@ -1605,25 +1611,29 @@ def _rows(run: Placed, n_rows: int, cfg: ExtractConfig) -> Rows:
     j_right = np.zeros((n_rows, 2), np.float32)
     confidence = np.zeros(n_rows, np.float32)
     r = row_of[valid]
+
+    def by_row(readings: np.ndarray) -> np.ndarray:
+        """One slot's readings per row, in frame order (NaN where none)."""
+        z = np.full(n_rows, np.nan, np.float32)
+        z[valid] = readings[r]
+        return z
+
     for j, slot in enumerate(looks.buttons):
         pressed = btn[r, j] > btn_t[j]
         if cfg.bound:
             pressed &= bnd[r, j] <= BOUND_SHARE
-        buttons[valid, BUTTON_INDEX[slot.name]] = pressed
-        z = np.full(n_rows, np.nan, np.float32)
-        z[valid] = btn[r, j]
         col = buttons[:, BUTTON_INDEX[slot.name]]
+        col[valid] = pressed
+        z = by_row(btn[:, j])
         if cfg.ramps and j in looks.partial:  # drawn part-filled: its pulls ramp in and out
             col |= ramp_frames(col, z)
-        if slot.name not in TRIGGERS and not slot.name.startswith("dpad_"):
+        if _face_or_menu(slot.name):
             col &= ~blips(col, z)
     for k, slot in enumerate(looks.sticks):
         if slot.thumb is not None:
-            buttons[valid, BUTTON_INDEX[slot.thumb]] = thm[r, k] > thm_t[k]
-            z = np.full(n_rows, np.nan, np.float32)
-            z[valid] = thm[r, k]
             col = buttons[:, BUTTON_INDEX[slot.thumb]]
-            col &= ~blips(col, z)
+            col[valid] = thm[r, k] > thm_t[k]
+            col &= ~blips(col, by_row(thm[:, k]))
     j_left[valid] = sticks_out[r, 0]
     j_right[valid] = sticks_out[r, 1]
     confidence[valid] = conf_read[r]
