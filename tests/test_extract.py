@@ -221,6 +221,37 @@ def test_a_template_without_sticks_masks_them(tmp_path: Path) -> None:
     assert (got.buttons[:, south] == truth.buttons[:, south]).mean() >= 0.95
 
 
+def test_buttons_the_template_draws_alike_are_masked_and_released(tmp_path: Path) -> None:
+    # nes-classic plus two buttons lit at one place with one look (as n64-pixel's B and
+    # Y): a reader sees that one of them is pressed, never which
+    import json
+
+    t = overlays.get_template("builtin/nes-classic")
+    h, w = t.atlas.shape[:2]
+    atlas = np.zeros((h + 50, w, 4), np.uint8)
+    atlas[:h] = t.atlas
+    atlas[h + 25 : h + 47, 0:22] = (40, 220, 60, 255)  # pressed look; the released one is clear
+    layout = json.loads(t.layout_json)
+    lit = {"type": 2, "pos": [180, 40], "mapping": [0, h, 22, 22], "z_level": 2}
+    layout["elements"] += [{**lit, "id": "y", "code": 2}, {**lit, "id": "rb", "code": 10}]
+    t = overlays.Template("test/alike", json.dumps(layout), atlas=atlas)
+    assert t.alike == ("right_shoulder", "west")
+    press = [State(pressed=frozenset([b])) for b in ("west", "right_shoulder", "east")]
+    states = ([State()] * 8 + [s for s in press for _ in range(8)]) * 2
+    _, ov, truth = make_case(tmp_path, t, states, width=200)
+    dst = tmp_path / "alike.actions.h5"
+    ex.extract(ov, dst)
+    with formats.open_file(dst, "actions") as f:
+        got, _ = formats.read_actions(f)
+        shown = formats.read_shown(f)
+    assert not shown[ELEMENTS.index("west")] and not shown[ELEMENTS.index("right_shoulder")]
+    assert shown[ELEMENTS.index("east")] and shown[ELEMENTS.index("south")]
+    assert not got.buttons[:, BUTTON_INDEX["west"]].any()
+    assert not got.buttons[:, BUTTON_INDEX["right_shoulder"]].any()
+    east = BUTTON_INDEX["east"]
+    assert (got.buttons[:, east] == truth.buttons[:, east]).mean() >= 0.95
+
+
 def test_a_truncated_video_keeps_what_decoded(tmp_path: Path) -> None:
     t = overlays.get_template("builtin/snes-us")
     states = random_states(np.random.default_rng(1), t.shows, 90)

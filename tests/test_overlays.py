@@ -59,6 +59,20 @@ def test_button_pressed_look_is_mapping_moved_down_by_h_plus_3() -> None:
     assert t.shows == ("south",) and t.boxes["south"] == (3, 2, 4, 5)
 
 
+def test_buttons_drawn_alike_at_one_place_are_unknown_and_others_told_apart() -> None:
+    # released looks clear (as n64-pixel's B and Y), so each press shows through the rest
+    atlas = np.zeros((20, 10, 4), np.uint8)
+    cell(atlas, (1, 9, 4, 5), GREEN)  # the pressed look two buttons share
+    cell(atlas, (6, 9, 4, 5), BLUE)  # a pressed look of its own
+    one = {"type": 2, "pos": [0, 0], "mapping": [1, 1, 4, 5]}
+    own = {"type": 2, "pos": [0, 0], "mapping": [6, 1, 4, 5]}
+    t = make([{**one, "code": 0}, {**one, "code": 2}, {**own, "code": 1}], atlas, (4, 5))
+    assert t.shows == ("east", "south", "west")
+    assert t.alike == ("south", "west") and t.told_apart == ("east",)
+    t = make([{**one, "code": 0}, {**one, "code": 2, "pos": [5, 0]}], atlas, (10, 5))
+    assert t.alike == () and t.told_apart == t.shows == ("south", "west")
+
+
 @pytest.mark.parametrize("code", [15, 20, 60417, -5])
 def test_codes_no_gamepad_state_lights_are_never_pressed(code: int) -> None:
     atlas = np.zeros((20, 10, 4), np.uint8)

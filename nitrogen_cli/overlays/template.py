@@ -204,6 +204,33 @@ class Template:
         """Contract elements (actions.ELEMENTS order) a press or deflection visibly changes."""
         return self._visibility[0]
 
+    @cached_property
+    def alike(self) -> tuple[str, ...]:
+        """Shown buttons whose press draws just what another shown button's press draws,
+        so no reader can tell which was pressed (n64-pixel lights B and Y on one pixel
+        with one look: read, every Y press was a false B). Their state is unknown."""
+        exact = self._renderers.get((1.0, "linear")) or Renderer(self, 1.0, "linear")
+        names = [n for n in self.shows if n not in STICKS]
+        same: set[str] = set()
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                (ax, ay, aw, ah), (bx, by, bw, bh) = self.boxes[a], self.boxes[b]
+                if ax >= bx + bw or bx >= ax + aw or ay >= by + bh or by >= ay + ah:
+                    continue  # a press changes a pixel inside its own box: apart, told apart
+                x0, y0 = min(ax, bx), min(ay, by)
+                box = (x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0)
+                ia = exact.premultiplied(press_state(a), box)
+                ib = exact.premultiplied(press_state(b), box)
+                if float(np.abs(ia - ib).max()) < SHOW_THRESHOLD:
+                    same.update((a, b))
+        return tuple(n for n in self.shows if n in same)
+
+    @property
+    def told_apart(self) -> tuple[str, ...]:
+        """The shown elements a reader can give a state of their own (`shows` less
+        `alike`): what an actions file marks as known."""
+        return tuple(n for n in self.shows if n not in set(self.alike))
+
     @property
     def boxes(self) -> dict[str, Box]:
         """Each shown element's box (x, y, w, h) in template pixels: the rectangles its

@@ -1425,6 +1425,9 @@ def _finish(
                 "thresholds": other.thresholds,
             }
         )
+    # buttons the template draws alike: which one was pressed is unknown, so released
+    # and left out of the shown mask, as for an element it does not draw at all
+    rows.buttons[:, [BUTTON_INDEX[name] for name in ov.template.alike]] = False
     actions = Actions(rows.buttons, rows.j_left, rows.j_right)
 
     info = read_info(cfg.checkpoint)
@@ -1432,7 +1435,7 @@ def _finish(
         formats.write_actions(f, actions, np.arange(n_rows, dtype=np.int64))
         formats.write_confidence(f, rows.confidence)
         formats.write_valid(f, valid)
-        formats.write_shown(f, ov.template.shows)
+        formats.write_shown(f, ov.template.told_apart)
         with formats.open_file(overlay_path, "overlay") as src:
             formats.copy_overlay(src, f)
         if placements:
@@ -1463,7 +1466,7 @@ def _finish(
             pressed_looks_from=rows.chosen,
             moved=placements or None,
             decode_note=note or None,
-            elements=[e for e in ELEMENTS if e in set(ov.template.shows)],
+            elements=[e for e in ELEMENTS if e in set(ov.template.told_apart)],
         )
     return ExtractResult(Path(dst), n_rows, int(valid.sum()), 0.0, note)
 
