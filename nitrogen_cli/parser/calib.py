@@ -572,6 +572,18 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img @ LUMA, dtype=np.float32)
 
 
+def detail_fit(mean: np.ndarray, rest: np.ndarray, gain: np.ndarray, bmap: np.ndarray) -> float:
+    """How well the overlay's own detail lines up with the frames' average: the
+    correlation over the overlay's pixels of the two high-passed (ECC's measure), the
+    overlay drawn over the smooth background so that no game detail is in the model."""
+    ref = _highpass(_grey(expected_rest(rest, gain, bmap)))
+    img = _highpass(_grey(mean))
+    m = rest[..., 3] > 0.05
+    a, b = ref[m] - ref[m].mean(), img[m] - img[m].mean()
+    d = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / d if d > 1e-12 else 0.0
+
+
 def refine_alignment(
     mean_canvas: np.ndarray, rest: np.ndarray, gain: np.ndarray, bg: np.ndarray
 ) -> np.ndarray | None:

@@ -22,6 +22,8 @@ from nitrogen_cli.parser.looks import Looks
 LOW_GAIN = 0.5  # a gain under this share of detection's opacity: the placement is off
 ALIGN_STEPS = 3  # alignment corrections tried in turn then, each from where the last got to
 ALIGN_BETTER = 0.95  # ... each kept only if the model's residual falls below this share
+DETAIL_GAIN = 0.1  # or the overlay's detail lines up with the frames' this much better,
+BLIND_RESIDUAL = 5e-4  # ... where the residual is under this (it cannot tell placements apart)
 
 
 @dataclass
@@ -101,7 +103,17 @@ def calibrate(
         canv2, mean2, gain2, bmap2, bg2 = fit(moved)
         before = calib.fit_residual(mean, looks.rest, looks.static, gain, bg)
         after = calib.fit_residual(mean2, looks.rest, looks.static, gain2, bg2)
-        if after < 0.95 * before:
+        # Where the background seen through the overlay explains its pixels all but
+        # exactly (a game that stands still), it does so at any placement and the
+        # residual cannot tell (R2 c36-0007, a maze, 3% short: ECC's correction to within
+        # a pixel was dropped). The overlay's detail lining up much better with the
+        # frames' can (0.45 -> 0.79 there). Not where the residual can tell: M2
+        # c32-0009's 0.0023, a game moving under a see-through trigger, read pressed
+        # throughout once aligned.
+        lined = before < BLIND_RESIDUAL and calib.detail_fit(
+            mean2, looks.rest, gain2, bmap2
+        ) > DETAIL_GAIN + calib.detail_fit(mean, looks.rest, gain, bmap)
+        if after < 0.95 * before or lined:
             canv, mean, gain, bmap, bg = canv2, mean2, gain2, bmap2, bg2
             cmap, aligned = moved, True
     if align and opacity and float(np.mean(gain)) < LOW_GAIN * opacity:
