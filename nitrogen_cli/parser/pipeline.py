@@ -110,9 +110,10 @@ def calibrate(
         # frames' can (0.45 -> 0.79 there). Not where the residual can tell: M2
         # c32-0009's 0.0023, a game moving under a see-through trigger, read pressed
         # throughout once aligned.
-        lined = before < BLIND_RESIDUAL and calib.detail_fit(
-            mean2, looks.rest, gain2, bmap2
-        ) > DETAIL_GAIN + calib.detail_fit(mean, looks.rest, gain, bmap)
+        lined = before < BLIND_RESIDUAL and (
+            calib.detail_fit(mean2, looks.rest, gain2, bmap2)
+            > calib.detail_fit(mean, looks.rest, gain, bmap) + DETAIL_GAIN
+        )
         if after < 0.95 * before or lined:
             canv, mean, gain, bmap, bg = canv2, mean2, gain2, bmap2, bg2
             cmap, aligned = moved, True
