@@ -205,15 +205,19 @@ def test_a_game_moved_on_behind_see_through_buttons_is_not_read_as_presses(
     assert pressed[True] == 0, pressed
 
 
+def extract_shown(ov: Path, dst: Path) -> tuple[Actions, np.ndarray]:
+    """Extract an overlay file to `dst`: its actions and its shown mask."""
+    ex.extract(ov, dst)
+    with formats.open_file(dst, "actions") as f:
+        got, _ = formats.read_actions(f)
+        return got, formats.read_shown(f)
+
+
 def test_a_template_without_sticks_masks_them(tmp_path: Path) -> None:
     t = overlays.get_template("builtin/nes-classic")
     states = [State()] * 10 + [State(pressed=frozenset(["south"]))] * 10
     _, ov, truth = make_case(tmp_path, t, states, width=200)
-    dst = tmp_path / "nes.actions.h5"
-    ex.extract(ov, dst)
-    with formats.open_file(dst, "actions") as f:
-        got, _ = formats.read_actions(f)
-        shown = formats.read_shown(f)
+    got, shown = extract_shown(ov, tmp_path / "nes.actions.h5")
     assert not shown[ELEMENTS.index("j_left")] and not shown[ELEMENTS.index("j_right")]
     assert shown[ELEMENTS.index("south")] and not shown[ELEMENTS.index("west")]
     assert not got.j_left.any() and not got.j_right.any()
@@ -239,11 +243,7 @@ def test_buttons_the_template_draws_alike_are_masked_and_released(tmp_path: Path
     press = [State(pressed=frozenset([b])) for b in ("west", "right_shoulder", "east")]
     states = ([State()] * 8 + [s for s in press for _ in range(8)]) * 2
     _, ov, truth = make_case(tmp_path, t, states, width=200)
-    dst = tmp_path / "alike.actions.h5"
-    ex.extract(ov, dst)
-    with formats.open_file(dst, "actions") as f:
-        got, _ = formats.read_actions(f)
-        shown = formats.read_shown(f)
+    got, shown = extract_shown(ov, tmp_path / "alike.actions.h5")
     assert not shown[ELEMENTS.index("west")] and not shown[ELEMENTS.index("right_shoulder")]
     assert shown[ELEMENTS.index("east")] and shown[ELEMENTS.index("south")]
     assert not got.buttons[:, BUTTON_INDEX["west"]].any()

@@ -66,9 +66,16 @@ def extracted(ov: Path, truth: Path, log: Callable[[str], None] | None = None) -
     return ee.load_pair(dst, truth)
 
 
-def misplace(ov: Path, shift: tuple[float, float], stretch: tuple[float, float]) -> np.ndarray:
+def misplace(
+    ov: Path,
+    shift: tuple[float, float],
+    stretch: tuple[float, float],
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Move an overlay file's placement by `shift` video px and scale it by `stretch`
-    (x, y), as detection's small errors do; the true transform is returned."""
+    (x, y), as detection's small errors do; the true transform is returned. Given the
+    template's `size`, the box and every sample's box move with it, as detection writes
+    them."""
     import h5py
 
     with h5py.File(ov, "r+") as f:
@@ -78,7 +85,18 @@ def misplace(ov: Path, shift: tuple[float, float], stretch: tuple[float, float])
         off[0, 0] *= stretch[0]
         off[1, 1] *= stretch[1]
         f["overlay"].attrs["transform"] = off
+        if size is not None:
+            box = np.array([off[0, 2], off[1, 2], off[0, 0] * size[0], off[1, 1] * size[1]])
+            f["overlay"].attrs["bbox"] = box
+            f["overlay/sample_bbox"][...] = box.astype(np.float32)
     return true_t
+
+
+def corners_off(got: np.ndarray, true_t: np.ndarray, size: tuple[int, int]) -> float:
+    """How far (video px) a placement puts the template canvas' corners from the truth's."""
+    w, h = size
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+    return float(np.abs(got @ corners - true_t @ corners).max())
 
 
 def first_calibration(ov: Path, dst: Path) -> Calibration:
@@ -464,9 +482,8 @@ def test_translucent_line_art_half_a_pixel_off_is_aligned(
     dst = tmp_path / "thin.actions.h5"
     cal = first_calibration(ov, dst)
     assert abs(float(np.mean(cal.gain)) / 0.64 - 1) < 0.2, cal.gain
-    w, h = overlays.load_folder(shared_presets / "xbox-controller")[0].size
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
-    assert np.abs(cal.cmap.transform @ corners - true_t @ corners).max() < 0.3
+    size = overlays.load_folder(shared_presets / "xbox-controller")[0].size
+    assert corners_off(cal.cmap.transform, true_t, size) < 0.3
     fig = ee.figures([ee.load_pair(dst, truth)])
     assert passes(fig), fig
     assert fig["frame_accuracy"] >= 0.98, fig
@@ -500,19 +517,11 @@ def test_a_placement_three_percent_short_over_a_still_maze_is_aligned(
         opacity=0.725,
         placements=[{"x": 595, "y": 486, "scale": 0.147734}],
     )
-    import h5py
-
-    true_t = misplace(ov, (3.0, 2.86), (0.9703, 0.9789))
-    w, h = overlays.load_folder(shared_presets / "xbox-kba-minimal")[0].size
-    with h5py.File(ov, "r+") as f:  # every sample at that box, as detection wrote it
-        t = f["overlay"].attrs["transform"]
-        box = np.array([t[0, 2], t[1, 2], t[0, 0] * w, t[1, 1] * h], np.float32)
-        f["overlay"].attrs["bbox"] = box
-        f["overlay/sample_bbox"][...] = box
+    size = overlays.load_folder(shared_presets / "xbox-kba-minimal")[0].size
+    true_t = misplace(ov, (3.0, 2.86), (0.9703, 0.9789), size)
     dst = tmp_path / "maze.actions.h5"
     cal = first_calibration(ov, dst)
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
-    assert np.abs(cal.cmap.transform @ corners - true_t @ corners).max() < 1.0
+    assert corners_off(cal.cmap.transform, true_t, size) < 1.0
     fig = ee.figures([ee.load_pair(dst, truth)])
     assert passes(fig), fig
 

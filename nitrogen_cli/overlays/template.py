@@ -31,6 +31,12 @@ _RENDERER_CACHE = 8
 Box = tuple[int, int, int, int]  # x, y, w, h in template pixels
 
 
+def _apart(a: Box, b: Box) -> bool:
+    """Two boxes share no pixel."""
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    return ax >= bx + bw or bx >= ax + aw or ay >= by + bh or by >= ay + ah
+
+
 class TemplateError(ValueError):
     """A (layout, atlas) pair that cannot be drawn."""
 
@@ -214,9 +220,9 @@ class Template:
         same: set[str] = set()
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                (ax, ay, aw, ah), (bx, by, bw, bh) = self.boxes[a], self.boxes[b]
-                if ax >= bx + bw or bx >= ax + aw or ay >= by + bh or by >= ay + ah:
+                if _apart(self.boxes[a], self.boxes[b]):
                     continue  # a press changes a pixel inside its own box: apart, told apart
+                (ax, ay, aw, ah), (bx, by, bw, bh) = self.boxes[a], self.boxes[b]
                 x0, y0 = min(ax, bx), min(ay, by)
                 box = (x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0)
                 ia = exact.premultiplied(press_state(a), box)
@@ -256,9 +262,7 @@ class Template:
         box, around = self._reach(click, own), self.boxes.get(stick)
         if box is None or around is None or click not in self.shows:
             return None
-        (x, y, w, h), (sx, sy, sw, sh) = box, around
-        apart = x >= sx + sw or sx >= x + w or y >= sy + sh or sy >= y + h
-        return box if apart else None
+        return box if _apart(box, around) else None
 
     def look(self, name: str, pressed: bool = False, scale: float = 1.0) -> np.ndarray:
         """uint8 RGBA crop of a shown element's box, released or pressed (see Renderer.look)."""

@@ -572,12 +572,19 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img @ LUMA, dtype=np.float32)
 
 
+def _details(
+    mean: np.ndarray, rest: np.ndarray, gain: np.ndarray, bg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frames' average and the overlay at rest over `bg`, grey and high-passed: what
+    ECC aligns."""
+    return _highpass(_grey(mean)), _highpass(_grey(expected_rest(rest, gain, bg)))
+
+
 def detail_fit(mean: np.ndarray, rest: np.ndarray, gain: np.ndarray, bmap: np.ndarray) -> float:
     """How well the overlay's own detail lines up with the frames' average: the
     correlation over the overlay's pixels of the two high-passed (ECC's measure), the
     overlay drawn over the smooth background so that no game detail is in the model."""
-    ref = _highpass(_grey(expected_rest(rest, gain, bmap)))
-    img = _highpass(_grey(mean))
+    img, ref = _details(mean, rest, gain, bmap)
     m = rest[..., 3] > 0.05
     a, b = ref[m] - ref[m].mean(), img[m] - img[m].mean()
     d = float(np.sqrt((a * a).sum() * (b * b).sum()))
@@ -590,8 +597,7 @@ def refine_alignment(
     """A 2x3 canvas correction that aligns the video's average canvas with the overlay at
     rest (ECC on the overlay's own pixels), or None when none is found or it would move
     too much. Canvas index u is then read where `correction @ [u, 1]` was."""
-    ref = _highpass(_grey(expected_rest(rest, gain, bg)))
-    img = _highpass(_grey(mean_canvas))
+    img, ref = _details(mean_canvas, rest, gain, bg)
     if ref.std() < 1e-4 or img.std() < 1e-4 or min(ref.shape) < 8:
         return None
     mask = cv2.dilate((rest[..., 3] > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8))

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from nitrogen_cli import formats
-from nitrogen_cli.actions import BUTTON_INDEX, ELEMENTS, N_BUTTONS, TRIGGERS, Actions
+from nitrogen_cli.actions import BUTTON_INDEX, N_BUTTONS, TRIGGERS, Actions
 from nitrogen_cli.batch import NitrogenError, Skip
 from nitrogen_cli.detect import RESIZED_APART, iou
 from nitrogen_cli.parser import calib
@@ -1428,6 +1428,7 @@ def _finish(
     # buttons the template draws alike: which one was pressed is unknown, so released
     # and left out of the shown mask, as for an element it does not draw at all
     rows.buttons[:, [BUTTON_INDEX[name] for name in ov.template.alike]] = False
+    known = ov.template.told_apart  # in ELEMENTS order, as `shows`
     actions = Actions(rows.buttons, rows.j_left, rows.j_right)
 
     info = read_info(cfg.checkpoint)
@@ -1435,7 +1436,7 @@ def _finish(
         formats.write_actions(f, actions, np.arange(n_rows, dtype=np.int64))
         formats.write_confidence(f, rows.confidence)
         formats.write_valid(f, valid)
-        formats.write_shown(f, ov.template.told_apart)
+        formats.write_shown(f, known)
         with formats.open_file(overlay_path, "overlay") as src:
             formats.copy_overlay(src, f)
         if placements:
@@ -1466,7 +1467,7 @@ def _finish(
             pressed_looks_from=rows.chosen,
             moved=placements or None,
             decode_note=note or None,
-            elements=[e for e in ELEMENTS if e in set(ov.template.told_apart)],
+            elements=list(known),
         )
     return ExtractResult(Path(dst), n_rows, int(valid.sum()), 0.0, note)
 

@@ -21,7 +21,7 @@ from nitrogen_cli.parser.looks import Looks
 
 LOW_GAIN = 0.5  # a gain under this share of detection's opacity: the placement is off
 ALIGN_STEPS = 3  # alignment corrections tried in turn then, each from where the last got to
-ALIGN_BETTER = 0.95  # ... each kept only if the model's residual falls below this share
+ALIGN_BETTER = 0.95  # a correction is kept where the model's residual falls below this share
 DETAIL_GAIN = 0.1  # or the overlay's detail lines up with the frames' this much better,
 BLIND_RESIDUAL = 5e-4  # ... where the residual is under this (it cannot tell placements apart)
 
@@ -114,7 +114,7 @@ def calibrate(
             calib.detail_fit(mean2, looks.rest, gain2, bmap2)
             > calib.detail_fit(mean, looks.rest, gain, bmap) + DETAIL_GAIN
         )
-        if after < 0.95 * before or lined:
+        if after < ALIGN_BETTER * before or lined:
             canv, mean, gain, bmap, bg = canv2, mean2, gain2, bmap2, bg2
             cmap, aligned = moved, True
     if align and opacity and float(np.mean(gain)) < LOW_GAIN * opacity:
