@@ -16,8 +16,8 @@ ButtonNet (classification): for one element in one frame, is the crop the elemen
 StickNet (segmentation): the crop of a stick's travel area is correlated (zero-normalised)
   with the stick drawn at each cell of a G x G grid, released and clicked: two G x G
   heat maps. Their best, sharpened, plus a correction from three small convolutions,
-  gives one map of logits; a soft-argmax in a window around its peak reads the
-  position below one cell.
+  gives one map of logits; a soft-argmax over them, in a window around the
+  correlation's own peak, reads the position below one cell.
 
     net = ParserNet(ParserConfig())
     logits = net.buttons(obs, looks, gain, bg)         # (B,)
@@ -226,6 +226,9 @@ def _local_fit(
     return a * er + c, a * ep + c
 
 
+PEAK_TIE = 0.005  # stick correlations this close to the best tie (soft_argmax; 0.002-0.01 alike)
+
+
 class StickNet(nn.Module):
     def __init__(self, cfg: ParserConfig) -> None:
         super().__init__()
@@ -254,14 +257,30 @@ class StickNet(nn.Module):
         base = base - base.amax(dim=(2, 3), keepdim=True)
         x = torch.cat([maps, base], dim=1)
         logits = (self.log_scale.exp() * base + self.net(x)).squeeze(1)
-        return soft_argmax(logits, self.coords, self.window), logits
+        return soft_argmax(logits, self.coords, self.window, base.squeeze(1)), logits
 
 
-def soft_argmax(logits: torch.Tensor, coords: torch.Tensor, window: int) -> torch.Tensor:
+def soft_argmax(
+    logits: torch.Tensor, coords: torch.Tensor, window: int, around: torch.Tensor | None = None
+) -> torch.Tensor:
     """Expected (x, y) under the softmax of `logits` (B, G, G), within `window` cells of
-    the peak (a far secondary peak must not pull the reading towards it)."""
+    their peak: a far secondary peak must not pull the reading towards it.
+
+    Given `around` (B, G, G, the correlation), the peak is the logits' best among the
+    cells where the correlation is within PEAK_TIE of its own best: where the
+    correlation is a plateau with one low rise (a pixel-art
+    stick's clicked look, the pixel hidden, is the same at every cell, and a diagonal
+    push lights three pixels dimly) the learned correction moved the peak across the map
+    (corpus R2 c36-0009: down-right read as left in 117 of 428 frames). Where the
+    correlation cannot choose (n64-pixel's unused right stick: every cell alike, up to
+    noise), the correction still does: Q2 c35-0008 read that stick in a corner in all
+    2839 frames at the correlation's peak alone, and off in 108 with exact ties only."""
     B, G, _ = logits.shape
-    peak = logits.reshape(B, -1).argmax(dim=1)
+    flat = logits.reshape(B, -1)
+    if around is not None:
+        best = around.reshape(B, -1)
+        flat = flat.masked_fill(best < best.amax(dim=1, keepdim=True) - PEAK_TIE, float("-inf"))
+    peak = flat.argmax(dim=1)
     py, px = peak // G, peak % G
     idx = torch.arange(G, device=logits.device)
     near_y = (idx[None, :] - py[:, None]).abs() <= window
@@ -324,7 +343,7 @@ class StickVote(nn.Module):
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = torch.stack([m(maps)[1] for m in self.members]).mean(0)
         first = self.members[0]  # every member reads the same grid and window
-        return soft_argmax(logits, first.coords, first.window), logits
+        return soft_argmax(logits, first.coords, first.window, maps.amax(dim=1)), logits
 
 
 class ParserNet(nn.Module):
