@@ -109,9 +109,10 @@ def fit_opacity(
     static: np.ndarray,
     iters: int = 8,
     mean: np.ndarray | None = None,
+    fixed: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(gain (3,), background map (h, w, 3)) from the frames' mean (`mean`, when it is at
-    hand).
+    hand); with `fixed`, the gain is that in every channel and only B is fitted.
 
     B starts as the background spread in from the transparent pixels (`background_map`);
     under opaque parts it hardly matters, and a flat translucent body alone could not
@@ -149,10 +150,14 @@ def fit_opacity(
         w = 1 - g * c * A  # o - g c P - (1 - g c A) B = (1 - g c A) db
         r = o - g * c * P - w * B
         db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)
-    gc = g * c
-    tex = texture_gain(mean, rest, static)
-    if tex is not None and float(np.abs(gc / tex - 1).max()) > TEX_STRAY:
-        gc = tex.astype(np.float64)  # the background the fit leaned on was not the game's
+    gc, again = g * c, fixed is not None
+    if fixed is not None:
+        gc = np.full(3, fixed, np.float64)
+    elif (tex := texture_gain(mean, rest, static)) is not None and float(
+        np.abs(gc / tex - 1).max()
+    ) > TEX_STRAY:
+        gc, again = tex.astype(np.float64), True  # the fit leaned on a background not the game's
+    if again:
         w = 1 - gc * A
         r = o - gc * P - w * B
         db = np.clip((r * w).sum(0) / ((w * w).sum(0) + rb), -0.5, 0.5)

@@ -157,12 +157,14 @@ class FrameParser:
         # what every frame's crop of a button is compared with; buttons of skins detection
         # could not tell apart (the same at rest) that draw a press differently are read
         # against those looks too (the video picks, `_finish`)
-        prep, tied_preps, fill_preps = button_preps(net, L, cal, tied)
+        prep, tied_preps, fill_preps, near_preps = button_preps(net, L, cal, tied)
         with torch.inference_mode():
             self.btn_prep = net.button.fold(prep)
             self.tied_prep = [net.button.fold(tp) for tp in tied_preps]
             # a part-filled trigger: read pressed by whichever fill fits it best
             self.fill_prep = [(j, net.button.fold(fp)) for j, fp in fill_preps]
+            # another button's press lighting part of this one's (Looks.neighbours)
+            self.near_prep = [(j, net.button.fold(fp)) for j, fp in near_preps]
         self.tied = np.array([j for j, _, _ in tied], np.int64)
         # what a press can look like whatever the game behind it
         extra = [(j, t[1]) for j, t, _ in tied] + list(L.fills)
@@ -173,7 +175,9 @@ class FrameParser:
         # how well the looks explain the crops (a changed background fits neither)
         self.fit = ButtonFit(
             self.btn_prep,
-            list(zip(self.tied.tolist(), self.tied_prep, strict=True)) + self.fill_prep,
+            list(zip(self.tied.tolist(), self.tied_prep, strict=True))
+            + self.fill_prep
+            + self.near_prep,
         )
         pc = net.cfg
         bg_s = level_only(bg_s)  # a stick's candidates: the background's level only
@@ -297,6 +301,15 @@ class FrameParser:
                                 alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
                                 part = self.net.button.compare(obs, alt).numpy()
                                 vals[rows, j] = np.maximum(vals[rows, j], part)
+                        for jj, fp in self.near_prep:
+                            if jj == j:
+                                # a crop the neighbour's press explains better than this
+                                # button's own is that press (R2 c36-0013: a left press
+                                # read as up and down too, 472 and 299 false frames)
+                                alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
+                                near = self.net.button.compare(obs, alt).numpy()
+                                v = vals[rows, j]
+                                vals[rows, j] = np.where(near > v, np.minimum(v, v - near), v)
                         own = None
                         for s, jj in enumerate(self.tied):
                             if jj == j:
@@ -392,8 +405,8 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
 def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> tuple:
     """What each button's crop is compared with under `cal` (`ButtonNet.prepare`): the
     named skin's looks, per tied look its own, and per part-filled trigger look
-    (`Looks.fills`) that one as pressed with its slot, over the background under the
-    crop."""
+    (`Looks.fills`) and neighbour's press (`Looks.neighbours`) that one as pressed with
+    its slot, over the background under the crop."""
     import torch
 
     nb = len(looks.buttons)
@@ -408,11 +421,14 @@ def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] 
     with torch.inference_mode():
         prep = prepare(looks.button_looks, slice(0, nb))
         tied_preps = [prepare(t[None], slice(j, j + 1)) for j, t, _ in tied]
-        fill_preps = [
-            (j, prepare(np.stack([looks.button_looks[j, 0], lk])[None], slice(j, j + 1)))
-            for j, lk in looks.fills
-        ]
-    return prep, tied_preps, fill_preps
+        fill_preps, near_preps = (
+            [
+                (j, prepare(np.stack([looks.button_looks[j, 0], lk])[None], slice(j, j + 1)))
+                for j, lk in pairs
+            ]
+            for pairs in (looks.fills, looks.neighbours)
+        )
+    return prep, tied_preps, fill_preps, near_preps
 
 
 class ButtonFit:
@@ -421,7 +437,8 @@ class ButtonFit:
     game, a card, a score) fits neither look, where the overlay's own pixels may not
     change at all. A button of skins tied at rest counts as explained by any of their
     looks (a press of the skin the video shows looks unlike the named skin's), a
-    part-filled trigger by any of its fills."""
+    part-filled trigger by any of its fills, a button by a neighbour's press that lights
+    part of it."""
 
     def __init__(self, prep: dict, tied: Sequence[tuple[int, dict]] = ()):
         """`button_preps`' (or the parser's folded) preparations, tied ones by slot."""
@@ -429,9 +446,9 @@ class ButtonFit:
 
     @classmethod
     def of(cls, net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> ButtonFit:
-        prep, tied_preps, fill_preps = button_preps(net, looks, cal, tied)
+        prep, tied_preps, fill_preps, near_preps = button_preps(net, looks, cal, tied)
         alts = [(j, tp) for (j, _, _), tp in zip(tied, tied_preps, strict=True)]
-        return cls(prep, alts + fill_preps)
+        return cls(prep, alts + fill_preps + near_preps)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(n, nb, S, S, 3) button crops -> (n, nb) residuals."""

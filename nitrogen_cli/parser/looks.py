@@ -27,6 +27,10 @@ from nitrogen_cli.overlays import Renderer, Template, press_state
 THUMB_OF = {"j_left": "left_thumb", "j_right": "right_thumb"}
 FILL_LEVELS = (0.25, 0.5, 0.75)  # trigger values whose part-filled looks are compared too
 FILL_PIXELS = 32  # ... where they change at least this many canvas pixels
+# a press of another button that changes at least this share of the pixels a button's own
+# press changes, in a box that differs from its own (XBox-KBA lights its d-pad's centre
+# square for every arm: half of each arm's press)
+SHARED_PRESS = 0.3
 
 
 def fit(img: np.ndarray, size: int) -> np.ndarray:
@@ -89,6 +93,9 @@ class Looks:
     fills: list[tuple[int, np.ndarray]] = field(default_factory=list)
     partial: tuple[int, ...] = ()  # button slots of triggers drawn part-filled
     fill_regions: list[tuple[int, np.ndarray]] = field(default_factory=list)  # fills, (h, w, 4)
+    # another button's press as it shows in a button's box, where it lights part of what
+    # that button's own press does (SHARED_PRESS): (slot, (S, S, 4))
+    neighbours: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -210,6 +217,20 @@ def build_looks(
                 fill_regions.append((i, img))
                 seen.append(look)
 
+    neighbours: list[tuple[int, np.ndarray]] = []
+    for i, s in enumerate(b_slots):
+        released = region(rest_state, s.box)
+        own = np.abs(pressed_looks[i] - released).max(axis=2) > 0.1
+        if not own.any():
+            continue
+        for k, other in enumerate(b_slots):
+            if k == i or other.box == s.box:
+                continue
+            img = region(press_state(other.name), s.box)
+            lit = np.abs(img - released).max(axis=2) > 0.1
+            if (lit & own).sum() >= SHARED_PRESS * own.sum():
+                neighbours.append((i, fit(img, size)))
+
     axis = grid_axis(grid)
     sl = np.zeros((len(s_slots), 2, grid, grid, stick_size, stick_size, 4), np.float32)
     tl = np.zeros((len(s_slots), 2, grid, grid, size, size, 4), np.float32)
@@ -250,6 +271,7 @@ def build_looks(
         fills,
         tuple(partial),
         fill_regions,
+        neighbours,
     )
 
 
