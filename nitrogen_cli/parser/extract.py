@@ -298,25 +298,20 @@ class FrameParser:
                             bvals[rows, j] = np.where(none, 1.0, bvals[rows, j])
                         for jj, fp in self.fill_prep:
                             if jj == j:
-                                alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
-                                part = self.net.button.compare(obs, alt).numpy()
+                                part = self.net.button.compare(obs, _broadcast(fp, n)).numpy()
                                 vals[rows, j] = np.maximum(vals[rows, j], part)
                         for jj, fp in self.near_prep:
                             if jj == j:
                                 # a crop the neighbour's press explains better than this
                                 # button's own is that press (R2 c36-0013: a left press
                                 # read as up and down too, 472 and 299 false frames)
-                                alt = {k: v.expand(n, *v.shape[1:]) for k, v in fp.items()}
-                                near = self.net.button.compare(obs, alt).numpy()
+                                near = self.net.button.compare(obs, _broadcast(fp, n)).numpy()
                                 v = vals[rows, j]
                                 vals[rows, j] = np.where(near > v, np.minimum(v, v - near), v)
                         own = None
                         for s, jj in enumerate(self.tied):
                             if jj == j:
-                                alt = {
-                                    k: v.expand(n, *v.shape[1:])
-                                    for k, v in self.tied_prep[s].items()
-                                }
+                                alt = _broadcast(self.tied_prep[s], n)
                                 tvals[rows, s] = self.net.button.compare(obs, alt).numpy()
                                 own = _explains(obs, prep) if own is None else own
                                 other = _explains(obs, alt)
@@ -400,6 +395,11 @@ def _explains(obs: Any, prep: dict) -> np.ndarray:
     r = ((obs - fr) ** 2).mean(dim=(1, 2, 3))
     p = ((obs - fp) ** 2).mean(dim=(1, 2, 3))
     return np.minimum(r.numpy(), p.numpy())
+
+
+def _broadcast(prep: dict, n: int) -> dict:
+    """One look's preparation (leading dimension 1) over `n` crops, without copying."""
+    return {k: v.expand(n, *v.shape[1:]) for k, v in prep.items()}
 
 
 def button_preps(net: Any, looks: Looks, cal: Calibration, tied: Sequence[Tied] = ()) -> tuple:
